@@ -68,8 +68,7 @@ impl FieldSelector {
             if term.is_empty() {
                 continue;
             }
-            let bad_term =
-                || FieldSelectorError::Term { selector: selector.to_owned(), term: term.to_owned() };
+            let bad_term = || FieldSelectorError::Term { selector: selector.to_owned(), term: term.to_owned() };
             let (field, op, raw) = split_term(term).ok_or_else(bad_term)?;
             requirements.push(FieldRequirement { field: field.to_owned(), op, value: unescape_value(raw)? });
         }
@@ -195,6 +194,7 @@ pub fn escape_value(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 
@@ -235,6 +235,16 @@ mod tests {
         check(r"a=\x", Err(r"invalid field selector: invalid escape sequence: \x"));
         check(r"a=b\", Err(r"invalid field selector: invalid escape sequence: \"));
         check("a=b=c", Err("invalid field selector: unescaped character in value: 61"));
+    }
+
+    #[test]
+    fn never_panics() {
+        for s in crate::validation::fuzz::strings("ab.=!,\\ é", 20_000, 12) {
+            if let Ok(sel) = FieldSelector::parse(&s) {
+                let _ = sel.matches(|_| None);
+                assert_eq!(FieldSelector::parse(&sel.to_string()), Ok(sel.clone()), "input {s:?}");
+            }
+        }
     }
 
     #[test]

@@ -503,6 +503,7 @@ impl Parser {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 
@@ -561,6 +562,18 @@ mod tests {
     }
 
     #[test]
+    fn never_panics() {
+        let l = labels(&[("a", "1"), ("b", "x")]);
+        for s in crate::validation::fuzz::strings("ab1 =!(),<>in/.-_é", 20_000, 14) {
+            if let Ok(sel) = LabelSelector::parse(&s) {
+                let _ = sel.matches(&l);
+                // The printed form parses back to the same selector.
+                assert_eq!(LabelSelector::parse(&sel.to_string()), Ok(sel.clone()), "input {s:?}");
+            }
+        }
+    }
+
+    #[test]
     fn matches_labels() {
         let l = labels(&[("app", "web"), ("tier", "front"), ("n", "5")]);
         let m = |s: &str| LabelSelector::parse(s).unwrap().matches(&l);
@@ -591,7 +604,11 @@ mod tests {
                     operator: "In".into(),
                     values: Some(vec!["front".into(), "edge".into()]),
                 },
-                metav1::LabelSelectorRequirement { key: "legacy".into(), operator: "DoesNotExist".into(), values: None },
+                metav1::LabelSelectorRequirement {
+                    key: "legacy".into(),
+                    operator: "DoesNotExist".into(),
+                    values: None,
+                },
             ]),
         };
         let s = LabelSelector::from_k8s(&sel).unwrap();
@@ -607,7 +624,10 @@ mod tests {
             }]),
             ..Default::default()
         };
-        assert_eq!(LabelSelector::from_k8s(&bad).unwrap_err().to_string(), "\"Gt\" is not a valid label selector operator");
+        assert_eq!(
+            LabelSelector::from_k8s(&bad).unwrap_err().to_string(),
+            "\"Gt\" is not a valid label selector operator"
+        );
         let empty_in = metav1::LabelSelector {
             match_expressions: Some(vec![metav1::LabelSelectorRequirement {
                 key: "a".into(),

@@ -95,13 +95,13 @@ impl Quantity {
     }
 
     /// An amount in thousandths of a unit (`from_milli(100)` is `100m`), in decimal format.
-    pub fn from_milli(milli: i128) -> Quantity {
-        Quantity { nanos: clamp(milli.saturating_mul(1_000_000)), format: Format::DecimalSI }
+    pub fn from_milli(milli: impl Into<i128>) -> Quantity {
+        Quantity { nanos: clamp(milli.into().saturating_mul(1_000_000)), format: Format::DecimalSI }
     }
 
     /// A whole number of units, in decimal format.
-    pub fn from_value(value: i128) -> Quantity {
-        Quantity { nanos: clamp(value.saturating_mul(NANOS_PER_UNIT)), format: Format::DecimalSI }
+    pub fn from_value(value: impl Into<i128>) -> Quantity {
+        Quantity { nanos: clamp(value.into().saturating_mul(NANOS_PER_UNIT)), format: Format::DecimalSI }
     }
 
     /// The same amount, printed in `format` (e.g. `BinarySI` for byte counts).
@@ -442,6 +442,7 @@ pub fn pod_limits(spec: &PodSpec) -> BTreeMap<String, Quantity> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::ResourceRequirements;
@@ -509,6 +510,17 @@ mod tests {
     }
 
     #[test]
+    fn never_panics() {
+        for s in crate::validation::fuzz::strings("0123456789.+-eEinumkKMGTPi é", 20_000, 12) {
+            if let Ok(q) = Quantity::parse(&s) {
+                // Whatever parses prints in a form that parses back to the same amount.
+                assert_eq!(Quantity::parse(&q.to_string()), Ok(q), "input {s:?} printed {q}");
+                let _ = (q.milli_value(), q.value(), q + q, q - q);
+            }
+        }
+    }
+
+    #[test]
     fn values_round_up_away_from_zero() {
         let q = |s: &str| Quantity::parse(s).unwrap();
         assert_eq!(q("100m").value(), 1);
@@ -532,6 +544,8 @@ mod tests {
         assert_eq!(q("8Ei") + q("8Ei"), q("8Ei"));
         assert!(q("0").is_zero());
         assert_eq!(Quantity::from_milli(250).to_string(), "250m");
+        assert_eq!(Quantity::from_milli(1500i64).to_string(), "1500m");
+        assert_eq!(Quantity::from_value(i128::MAX), q("8Ei"));
         assert_eq!(Quantity::from_value(2048).to_string(), "2048");
         assert_eq!(Quantity::from_value(2048).with_format(Format::BinarySI).to_string(), "2Ki");
         assert_eq!(parse_k8s(&K8sQuantity("64Mi".into())).unwrap().value(), 64 << 20);
@@ -561,7 +575,12 @@ mod tests {
                 container("a", &[("cpu", "100m"), ("memory", "64Mi")], &[("cpu", "200m")], false),
                 container("b", &[("cpu", "200m")], &[], false),
             ],
-            init_containers: Some(vec![container("i", &[("cpu", "1"), ("memory", "32Mi")], &[("memory", "1Gi")], false)]),
+            init_containers: Some(vec![container(
+                "i",
+                &[("cpu", "1"), ("memory", "32Mi")],
+                &[("memory", "1Gi")],
+                false,
+            )]),
             overhead: Some([("cpu".to_string(), K8sQuantity("10m".into()))].into()),
             ..Default::default()
         };

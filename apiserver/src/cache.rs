@@ -285,14 +285,6 @@ impl Cache {
             .collect();
         (items, inner.rev, rx)
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).objects.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn resource_of(key: &str) -> Option<&'static ResourceInfo> {

@@ -339,6 +339,7 @@ pub struct VersionArgs {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -153,6 +153,7 @@ fn kind_for_display(kind: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
     use kube::core::response::{StatusCause, StatusDetails};

@@ -362,6 +362,7 @@ async fn watch(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
     use serde_json::json;
@@ -430,7 +431,7 @@ mod tests {
         let out = render(&o);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "NAMESPACE   NAME      READY   STATUS    RESTARTS        AGE     IP         NODE     APP   TIER   LABELS");
-        assert_eq!(lines[1], "default     pod/web   1/1     Running   1 (3m49s ago)   5d10h   10.0.0.1   n1       web   fe     app.kubernetes.io/tier=fe,app=web");
+        assert_eq!(lines[1], "default     pod/web   1/1     Running   1 (3m49s ago)   5d10h   10.0.0.1   n1       web   fe     app=web,app.kubernetes.io/tier=fe");
         assert_eq!(lines[2], "other       pod/db    0/1     Pending   0               3s      <none>     <none>                <none>");
     }
 

@@ -264,6 +264,7 @@ pub fn to_rfc9535(expr: &str) -> Result<(bool, String), TemplateError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
     use serde_json::json;

@@ -2,14 +2,25 @@
 //! Tables, JSON/YAML/JSONPath/custom-columns, tabwriter alignment, error wording and exit codes), and
 //! the commands themselves, all over the API through kube-rs and raw requests.
 
+pub mod apply;
 pub mod args;
 pub mod ctx;
+pub mod delete;
+pub mod describe;
 pub mod error;
+pub mod exec;
 pub mod get;
+pub mod info;
 pub mod jsonpath;
+pub mod logs;
+pub mod manifest;
+pub mod meta;
 pub mod output;
+pub mod patch;
 pub mod resource;
+pub mod run;
 pub mod tabwriter;
+pub mod wait;
 pub mod yaml;
 
 use clap::Parser;
@@ -22,7 +33,12 @@ use crate::error::CliError;
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let code = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt.block_on(run(cli)),
+        Ok(rt) => {
+            let code = rt.block_on(run(cli));
+            // A blocked stdin read (exec -i) must not keep the process alive.
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+            code
+        }
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             1
@@ -53,6 +69,20 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
     let ctx = Ctx::connect(&cli.global).await?;
     match cli.command {
         Command::Get(a) => get::run(&ctx, a).await,
-        _ => Err(CliError::usage("not implemented yet")),
+        Command::Describe(a) => describe::run(&ctx, a).await,
+        Command::Create(a) => apply::create(&ctx, a).await,
+        Command::Apply(a) => apply::apply(&ctx, a).await,
+        Command::Delete(a) => delete::run(&ctx, a).await,
+        Command::Run(a) => run::run(&ctx, a).await,
+        Command::Label(a) => meta::label_or_annotate(&ctx, a, "labels").await,
+        Command::Annotate(a) => meta::label_or_annotate(&ctx, a, "annotations").await,
+        Command::Cordon(a) => meta::cordon(&ctx, &a.node, true).await,
+        Command::Uncordon(a) => meta::cordon(&ctx, &a.node, false).await,
+        Command::Wait(a) => wait::run(&ctx, a).await,
+        Command::Logs(a) => logs::run(&ctx, a).await,
+        Command::Exec(a) => exec::run(&ctx, a).await,
+        Command::ApiResources(a) => info::api_resources(&ctx, a).await,
+        Command::Version(a) => info::version(Some(&ctx), a).await,
+        Command::Completion { .. } => Ok(()),
     }
 }

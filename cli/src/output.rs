@@ -165,6 +165,7 @@ pub fn labels_text(labels: Option<&Value>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

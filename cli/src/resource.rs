@@ -134,6 +134,7 @@ pub fn expand(arg: &str) -> Result<Vec<&'static Resource>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

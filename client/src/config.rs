@@ -123,6 +123,7 @@ pub fn write_kubeconfig(path: &Path, name: &str, server: &str) -> Result<(), Cli
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -2,7 +2,7 @@
 //! `2016-10-06T00:17:09.669794202Z stdout F the log line` (`F` a full line, `P` a partial one).
 //! Writing splits output into records; reading turns records back into what `kubectl logs` shows.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use jiff::Timestamp;
 
@@ -47,7 +47,7 @@ pub fn copy_stream(input: impl io::Read, out: &mut impl Write, stream: Stream) -
     let mut buf = Vec::with_capacity(1024);
     loop {
         buf.clear();
-        let n = (&mut reader).take(MAX_RECORD as u64).read_until(b'\n', &mut buf)?;
+        let n = Read::by_ref(&mut reader).take(MAX_RECORD as u64).read_until(b'\n', &mut buf)?;
         if n == 0 {
             return Ok(());
         }

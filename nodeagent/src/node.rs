@@ -145,7 +145,6 @@ pub fn node_status(id: &NodeIdentity, now: Timestamp, since: &Time) -> NodeStatu
             machine_id: std::fs::read_to_string("/etc/machine-id").unwrap_or_default().trim().into(),
             system_uuid: String::new(),
             boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default().trim().into(),
-            ..Default::default()
         }),
         phase: None,
         ..Default::default()
@@ -204,9 +203,9 @@ pub async fn register(nodes: &Api<Node>, id: &NodeIdentity) -> Result<Time, Node
             nodes
                 .patch(&id.name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
-                .map_err(|source| NodeAgentError::Api { what: format!("update node {}", id.name), source })?;
+                .map_err(|source| NodeAgentError::Api { what: format!("update node {}", id.name), source: Box::new(source) })?;
         }
-        Err(source) => return Err(NodeAgentError::Api { what: format!("register node {}", id.name), source }),
+        Err(source) => return Err(NodeAgentError::Api { what: format!("register node {}", id.name), source: Box::new(source) }),
     }
     // The status subresource is written separately, as kubelet does.
     let since = Time(now);
@@ -219,7 +218,7 @@ pub async fn update_status(nodes: &Api<Node>, id: &NodeIdentity, since: &Time) -
     nodes
         .patch_status(&id.name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({ "status": status })))
         .await
-        .map_err(|source| NodeAgentError::Api { what: format!("update status of node {}", id.name), source })?;
+        .map_err(|source| NodeAgentError::Api { what: format!("update status of node {}", id.name), source: Box::new(source) })?;
     Ok(())
 }
 
@@ -253,8 +252,8 @@ pub async fn renew_lease(leases: &Api<Lease>, node: &str) -> Result<(), NodeAgen
             .create(&PostParams::default(), &lease_object(node, now))
             .await
             .map(|_| ())
-            .map_err(|source| NodeAgentError::Api { what: format!("create lease {node}"), source }),
-        Err(source) => Err(NodeAgentError::Api { what: format!("renew lease {node}"), source }),
+            .map_err(|source| NodeAgentError::Api { what: format!("create lease {node}"), source: Box::new(source) }),
+        Err(source) => Err(NodeAgentError::Api { what: format!("renew lease {node}"), source: Box::new(source) }),
     }
 }
 

@@ -200,6 +200,13 @@ pub fn plan(pod: &Pod, gone: bool, observed: &Observed, memory: &Memory, now: Ti
         tear_down(observed, !gone, StopReason::Deleting, &mut plan);
         return plan;
     }
+    if matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed")) {
+        // A finished pod never runs again (also not after an agent restart).
+        for c in observed.containers.iter().filter(|c| c.is_running()) {
+            plan.actions.push(Action::StopContainer { id: c.id.clone(), name: c.name.clone(), reason: StopReason::PodFinished });
+        }
+        return plan;
+    }
     let Some(sandbox) = &observed.sandbox else {
         if pod_finished(pod, observed, memory) {
             return plan;
@@ -639,6 +646,17 @@ mod tests {
         let observed = Observed { sandbox: Some(sandbox(true)), containers: vec![] };
         let got = plan(&p, true, &observed, &Memory::default(), t(0));
         assert_eq!(got.actions, vec![Action::RemoveSandbox { id: "sb".into() }]);
+    }
+
+    #[test]
+    fn finished_pods_never_start_again() {
+        let mut p = pod(json!({"restartPolicy": "Never", "containers": [{"name": "app"}]}));
+        p.status = Some(k8s_openapi::api::core::v1::PodStatus { phase: Some("Succeeded".into()), ..Default::default() });
+        let got = plan(&p, false, &Observed::default(), &Memory::default(), t(0));
+        assert_eq!(got.actions, vec![]);
+        let observed = Observed { sandbox: Some(sandbox(true)), containers: vec![inst("app", 0, "running", 1, 0)] };
+        let got = plan(&p, false, &observed, &Memory::default(), t(0));
+        assert_eq!(got.actions, vec![stop("app", 0, StopReason::PodFinished)]);
     }
 
     #[test]

@@ -219,7 +219,7 @@ async fn http_get(host: &str, port: u16, path: &str, headers: &[(String, String)
     }
     req.push_str("\r\n");
     stream.write_all(req.as_bytes()).await?;
-    let mut buf = vec![0u8; 64];
+    let mut buf = [0u8; 64];
     let mut n = 0;
     while n < 12 {
         let m = stream.read(&mut buf[n..]).await?;
@@ -315,7 +315,8 @@ mod tests {
     #[test]
     fn thresholds_table() {
         // (success threshold, failure threshold, outcomes, results reported after each)
-        let table: &[(u32, u32, &[bool], &[Option<bool>])] = &[
+        type Row = (u32, u32, &'static [bool], &'static [Option<bool>]);
+        let table: &[Row] = &[
             (1, 3, &[true], &[Some(true)]),
             (1, 3, &[false, false, false], &[None, None, Some(false)]),
             (1, 3, &[false, false, true, false, false, false], &[None, None, Some(true), None, None, Some(false)]),

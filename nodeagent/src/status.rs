@@ -132,7 +132,7 @@ fn phase(pod: &Pod, init: &InitProgress, statuses: &[ContainerStatus]) -> String
 fn container_status(pod: &Pod, c: &Container, init: bool, progress: &InitProgress, input: &StatusInputs<'_>) -> ContainerStatus {
     let latest = input.observed.latest(&c.name);
     let previous = input.observed.previous(&c.name);
-    let mut last_state = previous.map(|p| terminated_state(p));
+    let mut last_state = previous.map(terminated_state);
     let state = match latest {
         None => {
             let (reason, message) = if let Some((msg, _)) = input.memory.config_errors.get(&c.name) {

@@ -199,11 +199,11 @@ mod tests {
             (0, 50, 50),
             (0, 99, 99),
             (0, 100, 100),
-            (0, 1000, 420),   // 50 - 8 = 42%
-            (0, 5000, 500),   // 50 - 40 = 10%
-            (0, 6000, 300),   // 50 - 48 = 2% -> 5%
+            (0, 1000, 420),    // 50 - 8 = 42%
+            (0, 5000, 500),    // 50 - 40 = 10%
+            (0, 6000, 300),    // 50 - 48 = 2% -> 5%
             (0, 100000, 5000), // 5%
-            (10, 500, 100),   // 50 -> at least 100
+            (10, 500, 100),    // 50 -> at least 100
             (50, 1000, 500),
             (100, 1000, 1000),
             (150, 1000, 1000),
@@ -308,7 +308,10 @@ mod tests {
         for parallelism in [1, 4] {
             let err = Algorithm::with_seed(opts(parallelism), 3).schedule(&Candidate::new(&none), &nodes).unwrap_err();
             assert_eq!(err.reasons.get(&Reason::NodeAffinity), Some(&3000), "parallelism {parallelism}");
-            assert_eq!(err.to_string(), "0/3000 nodes are available: 3000 node(s) didn't match Pod's node affinity/selector.");
+            assert_eq!(
+                err.to_string(),
+                "0/3000 nodes are available: 3000 node(s) didn't match Pod's node affinity/selector."
+            );
         }
     }
 }

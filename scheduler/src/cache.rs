@@ -266,3 +266,90 @@ impl Cache {
         self.pods.keys().cloned().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::filters::testutil::pod_requesting;
+
+    fn node(name: &str) -> Arc<Node> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "metadata": {"name": name},
+                "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                           "conditions": [{"type": "Ready", "status": "True"}]}
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn info(name: &str, cpu: &str) -> PodInfo {
+        let mut p = pod_requesting(cpu, "1Gi");
+        p.metadata.name = Some(name.into());
+        PodInfo::new(&p)
+    }
+
+    #[test]
+    fn assume_confirm_forget_keep_sums_right() {
+        let mut c = Cache::default();
+        assert_eq!(c.upsert_node(node("n1")), NodeChange::Added);
+        c.assume(info("a", "1"), "n1");
+        c.assume(info("b", "2"), "n1");
+        assert_eq!(c.node("n1").unwrap().requested, Resources { milli_cpu: 3000, memory: 2 << 30, ephemeral_storage: 0, pods: 2 });
+        c.add_bound_pod(info("a", "1"), "n1");
+        assert!(!c.is_assumed("default/a"));
+        c.forget("default/a");
+        c.forget("default/b");
+        assert_eq!(c.node("n1").unwrap().requested.milli_cpu, 1000);
+        assert_eq!(c.node("n1").unwrap().requested.pods, 1);
+        // Bound somewhere else than assumed: moves.
+        c.assume(info("x", "1"), "n1");
+        c.upsert_node(node("n2"));
+        c.add_bound_pod(info("x", "1"), "n2");
+        assert_eq!(c.node("n1").unwrap().requested.pods, 1);
+        assert_eq!(c.node("n2").unwrap().requested.pods, 1);
+        assert!(c.remove_pod("default/x"));
+        assert!(!c.remove_pod("default/x"));
+        assert_eq!(c.node("n2").unwrap().requested, Resources::default());
+    }
+
+    #[test]
+    fn pods_seen_before_their_node_are_kept() {
+        let mut c = Cache::default();
+        c.add_bound_pod(info("early", "1"), "late-node");
+        assert!(c.node("late-node").is_none());
+        c.upsert_node(node("late-node"));
+        assert_eq!(c.node("late-node").unwrap().requested.milli_cpu, 1000);
+        c.remove_node("late-node");
+        assert!(c.node("late-node").is_none());
+        c.upsert_node(node("late-node"));
+        assert_eq!(c.node("late-node").unwrap().requested.milli_cpu, 1000);
+    }
+
+    #[test]
+    fn removing_a_node_keeps_the_index_consistent() {
+        let mut c = Cache::default();
+        for n in ["a", "b", "c"] {
+            c.upsert_node(node(n));
+        }
+        c.remove_node("a");
+        let names: Vec<&str> = c.node_names().collect();
+        assert_eq!(names.len(), 2);
+        for n in ["b", "c"] {
+            assert_eq!(c.node(n).map(|i| i.name.as_str()), Some(n));
+        }
+    }
+
+    #[test]
+    fn node_changes() {
+        let mut c = Cache::default();
+        c.upsert_node(node("n1"));
+        assert_eq!(c.upsert_node(node("n1")), NodeChange::Unchanged);
+        let mut tainted = (*node("n1")).clone();
+        tainted.spec = Some(serde_json::from_value(json!({"taints": [{"key": "k", "effect": "NoSchedule"}]})).unwrap());
+        assert_eq!(c.upsert_node(Arc::new(tainted)), NodeChange::Changed);
+        assert_eq!(c.node("n1").unwrap().taints.len(), 1);
+    }
+}

@@ -42,17 +42,17 @@ pub fn may_acquire(holder: &str, me: &str, observed_at: Instant, now: Instant, l
 pub fn claim(current: Option<&LeaseSpec>, me: &str, lease_duration: Duration, now: jiff::Timestamp) -> LeaseSpec {
     let duration = i32::try_from(lease_duration.as_secs().max(1)).unwrap_or(i32::MAX);
     match current {
-        Some(c) if c.holder_identity.as_deref() == Some(me) => LeaseSpec {
-            renew_time: Some(MicroTime(now)),
-            lease_duration_seconds: Some(duration),
-            ..c.clone()
-        },
+        Some(c) if c.holder_identity.as_deref() == Some(me) => {
+            LeaseSpec { renew_time: Some(MicroTime(now)), lease_duration_seconds: Some(duration), ..c.clone() }
+        }
         _ => LeaseSpec {
             holder_identity: Some(me.to_string()),
             lease_duration_seconds: Some(duration),
             acquire_time: Some(MicroTime(now)),
             renew_time: Some(MicroTime(now)),
-            lease_transitions: Some(current.and_then(|c| c.lease_transitions).unwrap_or(0) + i32::from(current.is_some())),
+            lease_transitions: Some(
+                current.and_then(|c| c.lease_transitions).unwrap_or(0) + i32::from(current.is_some()),
+            ),
             ..Default::default()
         },
     }

@@ -125,8 +125,8 @@ mod tests {
     #[test]
     fn spread_key_prefers_controller_owner_then_labels() {
         let with = |owner: Option<&str>, label: Option<&str>| {
-            let mut p: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "p", "namespace": "ns"}}))
-                .unwrap();
+            let mut p: Pod =
+                serde_json::from_value(serde_json::json!({"metadata": {"name": "p", "namespace": "ns"}})).unwrap();
             if let Some(uid) = owner {
                 p.metadata.owner_references = Some(vec![serde_json::from_value(serde_json::json!({
                     "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": uid, "controller": true

@@ -4,7 +4,7 @@
 //! [`QueueTimings::unschedulable_timeout`]. Pure: time is passed in, so tests drive it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,11 +71,20 @@ pub struct SchedulingQueue {
     seq: u64,
     /// Bumped by every cluster event that may make pods schedulable.
     move_cycle: u64,
+    /// Pods in the backoff or unschedulable pool, so periodic work skips the (many) others.
+    waiting: HashSet<PodKey>,
 }
 
 impl SchedulingQueue {
     pub fn new(timings: QueueTimings) -> SchedulingQueue {
-        SchedulingQueue { timings, entries: HashMap::new(), active: BinaryHeap::new(), seq: 0, move_cycle: 0 }
+        SchedulingQueue {
+            timings,
+            entries: HashMap::new(),
+            active: BinaryHeap::new(),
+            seq: 0,
+            move_cycle: 0,
+            waiting: HashSet::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -92,6 +101,7 @@ impl SchedulingQueue {
 
     fn push_active(&mut self, key: &PodKey) {
         let Some(e) = self.entries.get_mut(key) else { return };
+        self.waiting.remove(key);
         self.seq += 1;
         e.pool = Pool::Active;
         e.generation = self.seq;
@@ -130,6 +140,7 @@ impl SchedulingQueue {
 
     pub fn delete(&mut self, key: &str) {
         self.entries.remove(key);
+        self.waiting.remove(key);
     }
 
     /// Takes the next pod from the active heap (it becomes in-flight).
@@ -181,6 +192,7 @@ impl SchedulingQueue {
             e.pool = Pool::Unschedulable;
             e.unschedulable_since = Some(now);
         }
+        self.waiting.insert(key.to_string());
     }
 
     /// The attempt failed for another reason (e.g. the binding call): retry after backoff.
@@ -189,6 +201,7 @@ impl SchedulingQueue {
         if e.pool == Pool::InFlight {
             e.last_failure = Some(now);
             e.pool = Pool::Backoff;
+            self.waiting.insert(key.to_string());
         }
     }
 
@@ -206,8 +219,12 @@ impl SchedulingQueue {
     /// removed from a node): move them all to active, or to backoff while it lasts.
     pub fn move_all_unschedulable(&mut self, now: Instant) {
         self.move_cycle += 1;
-        let keys: Vec<PodKey> =
-            self.entries.iter().filter(|(_, e)| e.pool == Pool::Unschedulable).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<PodKey> = self
+            .waiting
+            .iter()
+            .filter(|k| self.entries.get(*k).is_some_and(|e| e.pool == Pool::Unschedulable))
+            .cloned()
+            .collect();
         for key in keys {
             self.requeue_after_event(&key, now);
         }
@@ -218,7 +235,7 @@ impl SchedulingQueue {
         let timeout = self.timings.unschedulable_timeout;
         let mut due = Vec::new();
         let mut stale = Vec::new();
-        for (k, e) in &self.entries {
+        for (k, e) in self.waiting.iter().filter_map(|k| self.entries.get(k).map(|e| (k, e))) {
             match e.pool {
                 Pool::Backoff if self.backoff_expired(e, now) => due.push(k.clone()),
                 Pool::Unschedulable if e.unschedulable_since.is_some_and(|t| now >= t + timeout) => {
@@ -237,8 +254,9 @@ impl SchedulingQueue {
 
     /// When [`SchedulingQueue::flush`] next has something to do, if anything waits.
     pub fn next_wakeup(&self) -> Option<Instant> {
-        self.entries
-            .values()
+        self.waiting
+            .iter()
+            .filter_map(|k| self.entries.get(k))
             .filter_map(|e| match e.pool {
                 Pool::Backoff => Some(e.last_failure.map_or_else(Instant::now, |t| t + self.backoff(e.attempts))),
                 Pool::Unschedulable => e.unschedulable_since.map(|t| t + self.timings.unschedulable_timeout),
@@ -249,10 +267,6 @@ impl SchedulingQueue {
 
     pub fn keys(&self) -> Vec<PodKey> {
         self.entries.keys().cloned().collect()
-    }
-
-    pub fn has_active(&self) -> bool {
-        self.entries.values().any(|e| e.pool == Pool::Active)
     }
 }
 

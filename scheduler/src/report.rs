@@ -19,10 +19,19 @@ const CONCURRENCY: usize = 16;
 
 #[derive(Debug)]
 pub enum Report {
-    Scheduled { pod: Arc<Pod>, node: String },
-    Unschedulable { pod: Arc<Pod>, message: String },
+    Scheduled {
+        pod: Arc<Pod>,
+        node: String,
+    },
+    Unschedulable {
+        pod: Arc<Pod>,
+        message: String,
+    },
     /// A binding call failed for a reason other than the pod being gone or already bound.
-    BindFailed { pod: Arc<Pod>, message: String },
+    BindFailed {
+        pod: Arc<Pod>,
+        message: String,
+    },
 }
 
 /// Sends reports to the background task.
@@ -83,9 +92,10 @@ async fn write(client: kube::Client, source: &Source, report: Report) {
             }
             (pod, event(pod, "Warning", "FailedScheduling", "Scheduling", message, source))
         }
-        Report::BindFailed { pod, message } => {
-            (pod, event(pod, "Warning", "FailedScheduling", "Scheduling", &format!("Binding rejected: {message}"), source))
-        }
+        Report::BindFailed { pod, message } => (
+            pod,
+            event(pod, "Warning", "FailedScheduling", "Scheduling", &format!("Binding rejected: {message}"), source),
+        ),
     };
     let api: Api<Event> = Api::namespaced(client, namespace(pod));
     if let Err(e) = api.create(&PostParams::default(), &event).await {
@@ -141,7 +151,8 @@ pub fn unschedulable_condition_patch(pod: &Pod, message: &str, now: jiff::Timest
         .and_then(|s| s.conditions.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"));
     if let Some(c) = current {
-        if c.status == "False" && c.reason.as_deref() == Some("Unschedulable") && c.message.as_deref() == Some(message) {
+        if c.status == "False" && c.reason.as_deref() == Some("Unschedulable") && c.message.as_deref() == Some(message)
+        {
             return None;
         }
     }
@@ -195,11 +206,18 @@ mod tests {
     #[test]
     fn scheduled_event_shape() {
         let source = Source { component: "default-scheduler".into(), instance: "me".into() };
-        let e = event(&pod(json!([])), "Normal", "Scheduled", "Binding", "Successfully assigned prod/web to n1", &source);
+        let e =
+            event(&pod(json!([])), "Normal", "Scheduled", "Binding", "Successfully assigned prod/web to n1", &source);
         let v = serde_json::to_value(&e).unwrap();
-        assert_eq!(v["involvedObject"], json!({"apiVersion": "v1", "kind": "Pod", "name": "web", "namespace": "prod", "uid": "u1", "resourceVersion": "7"}));
+        assert_eq!(
+            v["involvedObject"],
+            json!({"apiVersion": "v1", "kind": "Pod", "name": "web", "namespace": "prod", "uid": "u1", "resourceVersion": "7"})
+        );
         assert_eq!(v["source"]["component"], "default-scheduler");
-        assert_eq!((v["type"].as_str(), v["reason"].as_str(), v["count"].as_i64()), (Some("Normal"), Some("Scheduled"), Some(1)));
+        assert_eq!(
+            (v["type"].as_str(), v["reason"].as_str(), v["count"].as_i64()),
+            (Some("Normal"), Some("Scheduled"), Some(1))
+        );
         assert!(v["metadata"]["name"].as_str().unwrap().starts_with("web."));
         assert_eq!(v["metadata"]["namespace"], "prod");
         assert!(v["firstTimestamp"].is_string() && v["lastTimestamp"].is_string());

@@ -157,7 +157,14 @@ mod tests {
         let mut s = State::new("default-scheduler", QueueTimings::default());
         assert!(s.pod_applied(pod("a", None, json!({})), now));
         assert!(!s.pod_applied(pod("b", None, json!({"schedulerName": "other"})), now));
-        assert!(!s.pod_applied(pod("c", None, json!({"metadata": {"name": "c", "namespace": "ns", "deletionTimestamp": "2026-01-01T00:00:00Z"}})), now));
+        assert!(!s.pod_applied(
+            pod(
+                "c",
+                None,
+                json!({"metadata": {"name": "c", "namespace": "ns", "deletionTimestamp": "2026-01-01T00:00:00Z"}})
+            ),
+            now
+        ));
         assert_eq!(s.queue.pool("ns/a"), Some(Pool::Active));
         assert_eq!(s.queue.pool("ns/b"), None);
         assert_eq!(s.queue.pool("ns/c"), None);

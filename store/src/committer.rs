@@ -155,7 +155,8 @@ impl Batch {
                         let rev = *txn_rev.get_or_insert_with(|| self.next_revision());
                         self.set(&key, None);
                         // As in etcd, a deletion's kv carries only the key and the revision.
-                        let kv = KeyValue { key, value: Bytes::new(), create_revision: 0, mod_revision: rev, version: 0 };
+                        let kv =
+                            KeyValue { key, value: Bytes::new(), create_revision: 0, mod_revision: rev, version: 0 };
                         self.events.push(Event { kind: EventKind::Delete, kv, prev_kv: Some(prev.clone()) });
                     }
                     results.push(TxnOpResult::Delete { prev });

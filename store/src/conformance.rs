@@ -42,6 +42,7 @@ where
     case!(txn_branches_and_one_revision_per_txn);
     case!(range_by_prefix_with_consistent_paging);
     case!(range_at_a_past_revision);
+    case!(range_and_watch_match_a_model);
     case!(compacted_and_future_revisions);
     case!(watch_from_a_revision);
     case!(watch_started_during_writes);
@@ -225,7 +226,9 @@ async fn txn_branches_and_one_revision_per_txn<S: Store>(s: Arc<S>) {
         other => panic!("unexpected result {other:?}"),
     }
     match &resp.results[1] {
-        TxnOpResult::Put(kv) => assert_eq!((kv.mod_revision, kv.version, kv.create_revision), (before + 1, 1, before + 1)),
+        TxnOpResult::Put(kv) => {
+            assert_eq!((kv.mod_revision, kv.version, kv.create_revision), (before + 1, 1, before + 1))
+        }
         other => panic!("unexpected result {other:?}"),
     }
     match &resp.results[2] {
@@ -270,10 +273,8 @@ async fn txn_branches_and_one_revision_per_txn<S: Store>(s: Arc<S>) {
     assert_eq!(s.get(&d).await.unwrap().unwrap().mod_revision, before + 2);
 
     // Deleting nothing writes nothing.
-    let resp = s
-        .txn(TxnRequest { success: vec![TxnOp::Delete { key: c.clone() }], ..Default::default() })
-        .await
-        .unwrap();
+    let resp =
+        s.txn(TxnRequest { success: vec![TxnOp::Delete { key: c.clone() }], ..Default::default() }).await.unwrap();
     assert!(resp.succeeded);
     assert_eq!(resp.revision, before + 2);
     assert_eq!(s.current_revision(), before + 2);
@@ -312,12 +313,8 @@ async fn range_by_prefix_with_consistent_paging<S: Store>(s: Arc<S>) {
     let expected: Vec<String> = (0..10).map(|i| k(&format!("{i:02}"))).collect();
     assert_eq!(keys(&full.kvs), expected.iter().map(String::as_str).collect::<Vec<_>>(), "in key order");
 
-    let page = |start_after: Option<String>, revision| RangeRequest {
-        prefix: p.to_owned(),
-        revision,
-        limit: 3,
-        start_after,
-    };
+    let page =
+        |start_after: Option<String>, revision| RangeRequest { prefix: p.to_owned(), revision, limit: 3, start_after };
     let first = s.range(page(None, 0)).await.unwrap();
     assert_eq!(first.revision, r0);
     assert_eq!(keys(&first.kvs), keys(&full.kvs[..3]));
@@ -398,8 +395,10 @@ async fn range_at_a_past_revision<S: Store>(s: Arc<S>) {
     let old = s.range(RangeRequest { prefix: p.to_owned(), revision: r1, ..Default::default() }).await.unwrap();
     assert_eq!(old.revision, r1);
     assert_eq!(old.kvs, vec![kv_a.clone(), kv_b]);
-    let older =
-        s.range(RangeRequest { prefix: p.to_owned(), revision: kv_a.mod_revision, ..Default::default() }).await.unwrap();
+    let older = s
+        .range(RangeRequest { prefix: p.to_owned(), revision: kv_a.mod_revision, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(older.kvs, vec![kv_a]);
     let now = s.range(range(p)).await.unwrap();
     assert_eq!(now.revision, s.current_revision());
@@ -410,6 +409,102 @@ async fn range_at_a_past_revision<S: Store>(s: Arc<S>) {
     let explicit =
         s.range(RangeRequest { prefix: p.to_owned(), revision: now.revision, ..Default::default() }).await.unwrap();
     assert_eq!(explicit.kvs, now.kvs);
+}
+
+/// A small deterministic generator, so that a failure can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Random transactions over a small key space, checked against a model: every range at every
+/// past revision, paged and unpaged, and the watch history with its previous values.
+async fn range_and_watch_match_a_model<S: Store>(s: Arc<S>) {
+    use std::collections::BTreeMap;
+    let p = "/registry/conformance-model/ns/";
+    let base = s.current_revision();
+    let mut rng = Lcg(0x5eed);
+    let mut model: BTreeMap<String, KeyValue> = BTreeMap::new();
+    let mut snapshots: Vec<(Revision, BTreeMap<String, KeyValue>)> = vec![(base, BTreeMap::new())];
+    for step in 0..250 {
+        let mut ops = Vec::new();
+        for _ in 0..=rng.below(3) {
+            let key = format!("{p}k{:02}", rng.below(16));
+            if rng.below(3) == 0 {
+                ops.push(TxnOp::Delete { key });
+            } else {
+                ops.push(TxnOp::Put { key, value: val(&format!("s{step}")) });
+            }
+        }
+        let resp = s.txn(TxnRequest { success: ops.clone(), ..Default::default() }).await.unwrap();
+        let rev = snapshots.last().unwrap().0 + 1;
+        let mut wrote = false;
+        for op in ops {
+            match op {
+                TxnOp::Put { key, value } => {
+                    let prev = model.get(&key);
+                    let kv = KeyValue {
+                        key: key.clone(),
+                        value,
+                        create_revision: prev.map_or(rev, |p| p.create_revision),
+                        mod_revision: rev,
+                        version: prev.map_or(1, |p| p.version + 1),
+                    };
+                    model.insert(key, kv);
+                    wrote = true;
+                }
+                TxnOp::Delete { key } => wrote |= model.remove(&key).is_some(),
+                TxnOp::Get { .. } => {}
+            }
+        }
+        if wrote {
+            assert_eq!(resp.revision, rev, "step {step}");
+            snapshots.push((rev, model.clone()));
+        } else {
+            assert_eq!(resp.revision, rev - 1, "step {step}: a transaction that changed nothing took a revision");
+        }
+    }
+    // Revision 0 means "current" in a request, so a fresh store's empty start is not asked for.
+    for (rev, state) in snapshots.iter().filter(|(rev, _)| *rev > 0) {
+        let want: Vec<KeyValue> = state.values().cloned().collect();
+        let at = |limit, start_after| RangeRequest { prefix: p.to_owned(), revision: *rev, limit, start_after };
+        let got = s.range(at(0, None)).await.unwrap();
+        assert_eq!(got.kvs, want, "range at revision {rev}");
+        let mut paged: Vec<KeyValue> = Vec::new();
+        loop {
+            let page = s.range(at(3, paged.last().map(|kv| kv.key.clone()))).await.unwrap();
+            paged.extend(page.kvs);
+            assert_eq!(page.remaining as usize, want.len() - paged.len(), "remaining at revision {rev}");
+            if !page.more {
+                break;
+            }
+        }
+        assert_eq!(paged, want, "paged range at revision {rev}");
+    }
+    let mut w = s.watch(p, base).await.unwrap();
+    let last = snapshots.last().unwrap().0;
+    let events = events_until(&mut w, last).await;
+    assert_in_order_without_duplicates(&events);
+    let by_rev: BTreeMap<Revision, &BTreeMap<String, KeyValue>> = snapshots.iter().map(|(r, m)| (*r, m)).collect();
+    for e in &events {
+        let before = by_rev[&(e.revision() - 1)];
+        let after = by_rev[&e.revision()];
+        match e.kind {
+            EventKind::Put => assert_eq!(after.get(&e.kv.key), Some(&e.kv), "{e:?}"),
+            EventKind::Delete => assert!(!after.contains_key(&e.kv.key), "{e:?}"),
+        }
+        // Within one transaction a key can change twice; its first event's prev is the old state.
+        let first_in_txn = events.iter().find(|o| o.revision() == e.revision() && o.kv.key == e.kv.key);
+        if first_in_txn.is_some_and(|f| std::ptr::eq(f, e)) {
+            assert_eq!(e.prev_kv.as_ref(), before.get(&e.kv.key), "prev of {e:?}");
+        }
+    }
+    let revisions: HashSet<Revision> = events.iter().map(Event::revision).collect();
+    assert_eq!(revisions.len(), snapshots.len() - 1, "one revision per writing transaction, each watched");
 }
 
 async fn compacted_and_future_revisions<S: Store>(s: Arc<S>) {
@@ -470,7 +565,10 @@ async fn watch_from_a_revision<S: Store>(s: Arc<S>) {
     s.create("/registry/conformance-watch/nsx", val("x")).await.unwrap();
     let two = s
         .txn(TxnRequest {
-            success: vec![TxnOp::Put { key: c.clone(), value: val("c1") }, TxnOp::Put { key: d.clone(), value: val("d1") }],
+            success: vec![
+                TxnOp::Put { key: c.clone(), value: val("c1") },
+                TxnOp::Put { key: d.clone(), value: val("d1") },
+            ],
             ..Default::default()
         })
         .await

@@ -116,7 +116,13 @@ mod tests {
     use crate::EventKind;
 
     fn kv(key: &str, rev: Revision) -> KeyValue {
-        KeyValue { key: key.into(), value: Bytes::from(format!("v{rev}")), create_revision: rev, mod_revision: rev, version: 1 }
+        KeyValue {
+            key: key.into(),
+            value: Bytes::from(format!("v{rev}")),
+            create_revision: rev,
+            mod_revision: rev,
+            version: 1,
+        }
     }
 
     fn put(key: &str, rev: Revision, prev: Option<KeyValue>) -> Event {

@@ -7,6 +7,44 @@
 //! Keys are `/registry/<resource>/<namespace>/<name>` (cluster-scoped: `/registry/<resource>/<name>`).
 //! Values are opaque bytes (the API server stores JSON). An object's resourceVersion is the
 //! `mod_revision` of its last write.
+//!
+//! # Revisions and compaction
+//!
+//! Every writing transaction gets the next revision; a failed compare, a read-only transaction or
+//! a delete of a missing key consumes none. Events up to [`Store::compacted_revision`] are
+//! forgotten: a watch may start after any revision `>= compacted_revision()` and a range may read
+//! at any revision between `compacted_revision()` and [`Store::current_revision`]; older gives
+//! [`StoreError::Compacted`], newer [`StoreError::FutureRevision`] (a watch from a future
+//! revision simply waits for it, as in etcd).
+//!
+//! # The sled backend ([`SledStore`])
+//!
+//! One sled tree. Each key holds a 24-byte header (mod_revision, create_revision, version as
+//! little-endian `i64`) followed by the value; the revision counter lives under a reserved key
+//! starting with `0x00` and is written in the same atomic sled batch as the data of each commit,
+//! so a restart restores every key and a revision that never goes backwards (delete-only commits
+//! bump it too). After a restart the history is empty and starts at the restored revision.
+//!
+//! All writes go through one committer task (group commit): it drains the queue, evaluates each
+//! transaction in order against the state left by the earlier ones, applies the whole batch as one
+//! sled batch, flushes once, and only then makes the batch visible to readers and watchers and
+//! answers the callers. Reads never see a batch before its flush has finished: each batch's
+//! events enter the in-memory history before sled holds them, and reads undo every event newer
+//! than the revision they read at.
+//!
+//! **Durability.** A write is acknowledged only after sled's `flush` returned, which writes the log
+//! and calls `fsync`. A crash of the process (including `kill -9`) therefore loses nothing that was
+//! acknowledged. sled 0.34 itself does not promise durability across power loss or a kernel crash
+//! (it is beta software with a history of recovery bugs), so neither does this store. sled's
+//! background flusher stays on; it also reclaims space.
+//!
+//! A slow watcher never blocks the committer: each watch has a bounded buffer, and a watcher that
+//! fills it receives [`StoreError::WatcherTooSlow`] once and is dropped.
+//!
+//! # Conformance
+//!
+//! [`conformance::run_conformance`] is the one backend-independent test suite; every backend's
+//! tests run it.
 
 mod codec;
 mod committer;
@@ -19,8 +57,8 @@ mod watchers;
 
 pub use error::StoreError;
 pub use types::{
-    Compare, CompareTarget, Event, EventKind, KeyValue, RangeRequest, RangeResponse, Revision, TxnOp,
-    TxnOpResult, TxnRequest, TxnResponse, WatchStream,
+    Compare, CompareTarget, Event, EventKind, KeyValue, RangeRequest, RangeResponse, Revision, TxnOp, TxnOpResult,
+    TxnRequest, TxnResponse, WatchStream,
 };
 
 pub use sled_store::{SledOptions, SledStore, StoreStats};

@@ -137,7 +137,8 @@ impl SledStore {
     }
 
     async fn start(config: sled::Config, path: &str, opts: SledOptions) -> Result<SledStore, StoreError> {
-        let flush_every_ms = if opts.flush_every_ms == 0 { SledOptions::default().flush_every_ms } else { opts.flush_every_ms };
+        let flush_every_ms =
+            if opts.flush_every_ms == 0 { SledOptions::default().flush_every_ms } else { opts.flush_every_ms };
         let config = config.cache_capacity(opts.cache_capacity_bytes).flush_every_ms(Some(flush_every_ms));
         let db = tokio::task::spawn_blocking(move || config.open())
             .await
@@ -190,17 +191,22 @@ impl SledStore {
 
     pub fn stats(&self) -> StoreStats {
         let s = &self.shared.stats;
-        let history = read(&self.shared.history);
+        // One lock at a time: `watch` takes the watcher list before the history.
+        let watchers = lock(&self.shared.watchers).len();
+        let (history_len, compacted) = {
+            let history = read(&self.shared.history);
+            (history.len(), history.compacted())
+        };
         StoreStats {
             txns: s.txns.load(Ordering::Relaxed),
             commits: s.commits.load(Ordering::Relaxed),
             batches: s.batches.load(Ordering::Relaxed),
             flushes: s.flushes.load(Ordering::Relaxed),
             slow_watchers_dropped: s.slow_watchers_dropped.load(Ordering::Relaxed),
-            watchers: lock(&self.shared.watchers).len(),
-            history_len: history.len(),
+            watchers,
+            history_len,
             revision: self.shared.committed.load(Ordering::Acquire),
-            compacted: history.compacted(),
+            compacted,
         }
     }
 
@@ -234,16 +240,20 @@ impl SledStore {
     }
 
     fn read_range(&self, req: &RangeRequest) -> Result<RangeResponse, StoreError> {
-        let in_span = |key: &str| {
-            key.starts_with(&req.prefix) && req.start_after.as_deref().is_none_or(|after| key > after)
-        };
+        let in_span =
+            |key: &str| key.starts_with(&req.prefix) && req.start_after.as_deref().is_none_or(|after| key > after);
         loop {
             let committed = self.shared.committed.load(Ordering::Acquire);
             if req.revision > committed {
                 return Err(StoreError::FutureRevision { requested: req.revision, current: committed });
             }
-            let at = if req.revision > 0 { req.revision } else { committed };
-            read(&self.shared.history).check_readable(at)?;
+            let at = if req.revision > 0 {
+                // Fail early, before scanning, when the revision is gone.
+                read(&self.shared.history).check_readable(req.revision)?;
+                req.revision
+            } else {
+                committed
+            };
             let scanned = self.scan(req)?;
             // Only now: the undo set must cover every write the scan may have seen.
             let undo = {

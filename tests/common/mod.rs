@@ -1,6 +1,8 @@
 //! Shared end-to-end harness: start the real `minik` binary on an ephemeral port and talk to it.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -46,9 +48,14 @@ impl Minik {
 
     /// Like [`Minik::start`] with a given data dir (to restart on the same data).
     pub fn start_in(subcommand: &str, data_dir: &Path, extra: &[&str]) -> Minik {
+        Minik::start_at(subcommand, data_dir, "127.0.0.1:0", extra)
+    }
+
+    /// Like [`Minik::start_in`], listening on a given address (to restart on the same port).
+    pub fn start_at(subcommand: &str, data_dir: &Path, listen: &str, extra: &[&str]) -> Minik {
         let mut args: Vec<String> = vec![subcommand.into()];
         if subcommand == "up" || subcommand == "apiserver" {
-            args.extend(["--listen".into(), "127.0.0.1:0".into(), "--data-dir".into(), data_dir.display().to_string()]);
+            args.extend(["--listen".into(), listen.into(), "--data-dir".into(), data_dir.display().to_string()]);
         }
         if subcommand == "up" && !extra.contains(&"--kubelet-port") {
             args.extend(["--kubelet-port".into(), "0".into()]);

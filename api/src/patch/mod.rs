@@ -137,4 +137,5 @@ fn without_nulls(value: Value) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests;

@@ -25,10 +25,7 @@ type Table = &'static [(&'static str, ListStrategy)];
 use ListStrategy::{MergeByKey, MergeSet};
 
 /// ObjectMeta, shared by every kind.
-const METADATA: Table = &[
-    ("metadata.finalizers", MergeSet),
-    ("metadata.ownerReferences", MergeByKey("uid")),
-];
+const METADATA: Table = &[("metadata.finalizers", MergeSet), ("metadata.ownerReferences", MergeByKey("uid"))];
 
 const POD: Table = &[
     ("spec.volumes", MergeByKey("name")),
@@ -58,16 +55,10 @@ const POD: Table = &[
     ("status.resourceClaimStatuses", MergeByKey("name")),
 ];
 
-const NODE: Table = &[
-    ("spec.podCIDRs", MergeSet),
-    ("status.conditions", MergeByKey("type")),
-    ("status.addresses", MergeByKey("type")),
-];
+const NODE: Table =
+    &[("spec.podCIDRs", MergeSet), ("status.conditions", MergeByKey("type")), ("status.addresses", MergeByKey("type"))];
 
-const SERVICE: Table = &[
-    ("spec.ports", MergeByKey("port")),
-    ("status.conditions", MergeByKey("type")),
-];
+const SERVICE: Table = &[("spec.ports", MergeByKey("port")), ("status.conditions", MergeByKey("type"))];
 
 const NAMESPACE: Table = &[("status.conditions", MergeByKey("type"))];
 
@@ -96,11 +87,7 @@ impl Schema {
 
     /// The strategy of the list at `path` (dot-separated field names), if it merges.
     pub fn list_strategy(&self, path: &str) -> Option<ListStrategy> {
-        METADATA
-            .iter()
-            .chain(self.kind_table.iter())
-            .find(|(p, _)| *p == path)
-            .map(|(_, s)| *s)
+        METADATA.iter().chain(self.kind_table.iter()).find(|(p, _)| *p == path).map(|(_, s)| *s)
     }
 }
 
@@ -114,6 +101,7 @@ pub fn child(parent: &str, key: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

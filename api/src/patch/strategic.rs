@@ -103,7 +103,12 @@ fn fresh(value: Value, path: &str, schema: &Schema) -> Result<Value, PatchError>
     })
 }
 
-fn merge_list_field(live: Vec<Value>, patch: Vec<Value>, path: &str, schema: &Schema) -> Result<Vec<Value>, PatchError> {
+fn merge_list_field(
+    live: Vec<Value>,
+    patch: Vec<Value>,
+    path: &str,
+    schema: &Schema,
+) -> Result<Vec<Value>, PatchError> {
     match schema.list_strategy(path) {
         None => Ok(patch),
         Some(strategy) => merge_list(live, patch, path, strategy, schema),
@@ -159,10 +164,7 @@ fn merge_list(
         }
     }
     let (mut merged, patch) = if replace {
-        let items = plain
-            .into_iter()
-            .map(|item| fresh(item, path, schema))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = plain.into_iter().map(|item| fresh(item, path, schema)).collect::<Result<Vec<_>, _>>()?;
         (items, Vec::new())
     } else {
         (live, plain)

@@ -14,12 +14,12 @@ fn json_merge_patch_rfc7386_examples() {
         (json!({"a":"c"}), json!({"a":["b"]}), json!({"a":["b"]})),
         (json!({"a":{"b":"c"}}), json!({"a":{"b":"d","c":null}}), json!({"a":{"b":"d"}})),
         (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
-        (json!(["a","b"]), json!(["c","d"]), json!(["c","d"])),
+        (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
         (json!({"a":"b"}), json!(["c"]), json!(["c"])),
         (json!({"a":"foo"}), json!(null), json!(null)),
         (json!({"a":"foo"}), json!("bar"), json!("bar")),
         (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
-        (json!([1,2]), json!({"a":"b","c":null}), json!({"a":"b"})),
+        (json!([1, 2]), json!({"a":"b","c":null}), json!({"a":"b"})),
         (json!({}), json!({"a":{"bb":{"ccc":null}}}), json!({"a":{"bb":{}}})),
         (
             json!({"metadata":{"name":"web","labels":{"app":"web"}}}),
@@ -258,7 +258,7 @@ fn strategic_merge_patch_pod_cases() {
             "finalizers merge as a set, patch order first",
             json!({"metadata":{"finalizers":["x/c","x/a"]}}),
             "metadata.finalizers",
-            json!(["x/c","x/a","x/b"]),
+            json!(["x/c", "x/a", "x/b"]),
         ),
         (
             "$deleteFromPrimitiveList removes finalizers",
@@ -270,7 +270,7 @@ fn strategic_merge_patch_pod_cases() {
             "$setElementOrder on a primitive list",
             json!({"metadata":{"$setElementOrder/finalizers":["x/b","x/a"]}}),
             "metadata.finalizers",
-            json!(["x/b","x/a"]),
+            json!(["x/b", "x/a"]),
         ),
         (
             "ownerReferences merge by uid",
@@ -282,8 +282,9 @@ fn strategic_merge_patch_pod_cases() {
             "status conditions merge by type",
             json!({"status":{"conditions":[{"type":"Ready","status":"False"},{"type":"PodScheduled","status":"True"}]}}),
             "status.conditions",
-            json!([{"type":"Ready","status":"False"},{"type":"Initialized","status":"True"},
-                   {"type":"PodScheduled","status":"True"}]),
+            // apimachinery's order: patch items first unless the live list had a live-only item earlier.
+            json!([{"type":"Ready","status":"False"},{"type":"PodScheduled","status":"True"},
+                   {"type":"Initialized","status":"True"}]),
         ),
         (
             "containerStatuses are atomic",
@@ -299,12 +300,7 @@ fn strategic_merge_patch_pod_cases() {
             "spec.initContainers",
             json!([{"name":"init","image":"busybox","env":[{"name":"Y","value":"1"}]}]),
         ),
-        (
-            "a type change replaces",
-            json!({"spec":{"nodeSelector":"oops"}}),
-            "spec.nodeSelector",
-            json!("oops"),
-        ),
+        ("a type change replaces", json!({"spec":{"nodeSelector":"oops"}}), "spec.nodeSelector", json!("oops")),
     ];
     for (name, patch, path, want) in cases {
         assert_eq!(pod_after(patch, path), want, "{name}");
@@ -380,7 +376,13 @@ fn strategic_merge_patch_other_kinds() {
             "/spec/ports",
             json!([{"port":80,"protocol":"TCP","targetPort":8080,"nodePort":30080},{"port":443,"protocol":"TCP"}]),
         ),
-        ("Service", service, json!({"spec":{"selector":{"tier":"fe"}}}), "/spec/selector", json!({"app":"web","tier":"fe"})),
+        (
+            "Service",
+            service,
+            json!({"spec":{"selector":{"tier":"fe"}}}),
+            "/spec/selector",
+            json!({"app":"web","tier":"fe"}),
+        ),
         ("ConfigMap", cm.clone(), json!({"data":{"a":null,"c":"3"}}), "/data", json!({"b":"2","c":"3"})),
         ("ConfigMap", cm, json!({"data":{"$patch":"replace","z":"9"}}), "/data", json!({"z":"9"})),
     ];

@@ -11,6 +11,19 @@ pub struct Column {
     pub priority: i32,
 }
 
+impl Column {
+    /// This column as a Table's `columnDefinitions` entry.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "type": self.type_,
+            "format": self.format,
+            "description": self.description,
+            "priority": self.priority,
+        })
+    }
+}
+
 const fn col(name: &'static str, description: &'static str) -> Column {
     Column { name, type_: "string", format: "", description, priority: 0 }
 }
@@ -28,10 +41,8 @@ const NAME: Column = Column {
     priority: 0,
 };
 
-const AGE: Column = col(
-    "Age",
-    "CreationTimestamp is a timestamp representing the server time when this object was created.",
-);
+const AGE: Column =
+    col("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.");
 
 pub(crate) const PODS: &[Column] = &[
     NAME,
@@ -50,10 +61,7 @@ pub(crate) const PODS: &[Column] = &[
         "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled \
          right away as preemption victims receive their graceful termination periods.",
     ),
-    wide(
-        "Readiness Gates",
-        "If specified, all readiness gates will be evaluated for pod readiness.",
-    ),
+    wide("Readiness Gates", "If specified, all readiness gates will be evaluated for pod readiness."),
 ];
 
 pub(crate) const NODES: &[Column] = &[
@@ -74,11 +82,7 @@ pub(crate) const NODES: &[Column] = &[
 
 pub(crate) const NAMESPACES: &[Column] = &[NAME, col("Status", "The status of the namespace"), AGE];
 
-pub(crate) const CONFIGMAPS: &[Column] = &[
-    NAME,
-    col("Data", "Data contains the configuration data."),
-    AGE,
-];
+pub(crate) const CONFIGMAPS: &[Column] = &[NAME, col("Data", "Data contains the configuration data."), AGE];
 
 pub(crate) const SECRETS: &[Column] = &[
     NAME,
@@ -113,11 +117,8 @@ pub(crate) const EVENTS: &[Column] = &[
     Column { priority: 1, ..NAME },
 ];
 
-pub(crate) const LEASES: &[Column] = &[
-    NAME,
-    col("Holder", "holderIdentity contains the identity of the holder of a current lease."),
-    AGE,
-];
+pub(crate) const LEASES: &[Column] =
+    &[NAME, col("Holder", "holderIdentity contains the identity of the holder of a current lease."), AGE];
 
 /// kube-apiserver's default Table for resources without their own printer.
 pub(crate) const DEFAULT: &[Column] = &[

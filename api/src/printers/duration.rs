@@ -67,6 +67,7 @@ pub(crate) fn since(ts: Option<Timestamp>, now: Timestamp) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

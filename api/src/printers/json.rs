@@ -38,6 +38,7 @@ pub(crate) fn format_map(map: &Value) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use serde_json::json;
 

@@ -65,9 +65,7 @@ pub fn summarize(pod: &Value) -> PodSummary {
     let status = &pod["status"];
     let init_containers = items(spec, "initContainers");
     let is_sidecar = |name: &str| {
-        init_containers
-            .iter()
-            .any(|c| string(c, "name") == name && string(c, "restartPolicy") == "Always")
+        init_containers.iter().any(|c| string(c, "name") == name && string(c, "restartPolicy") == "Always")
     };
 
     let mut total = items(spec, "containers").len();
@@ -117,7 +115,8 @@ pub fn summarize(pod: &Value) -> PodSummary {
                 "" => format!("Init:ExitCode:{}", int(t, "exitCode")),
                 r => format!("Init:{r}"),
             }
-        } else if let Some(r) = waiting.map(|w| string(w, "reason")).filter(|r| !r.is_empty() && *r != "PodInitializing")
+        } else if let Some(r) =
+            waiting.map(|w| string(w, "reason")).filter(|r| !r.is_empty() && *r != "PodInitializing")
         {
             format!("Init:{r}")
         } else {
@@ -205,6 +204,7 @@ pub(crate) fn row(pod: &Value, now: Timestamp) -> Vec<Value> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use serde_json::json;
 
@@ -223,7 +223,8 @@ mod tests {
         let two = json!({"containers": [{"name": "a"}, {"name": "b"}]});
         let one = json!({"containers": [{"name": "a"}]});
         let init2 = json!({"initContainers": [{"name": "i1"}, {"name": "i2"}], "containers": [{"name": "a"}]});
-        let sidecar = json!({"initContainers": [{"name": "s", "restartPolicy": "Always"}], "containers": [{"name": "a"}]});
+        let sidecar =
+            json!({"initContainers": [{"name": "s", "restartPolicy": "Always"}], "containers": [{"name": "a"}]});
         let ready_true = json!([{"type": "Ready", "status": "True"}]);
         let cases: Vec<(&str, Value, &str, &str)> = vec![
             ("pending, nothing reported", pod(one.clone(), json!({"phase": "Pending"})), "Pending", "0/1"),
@@ -236,151 +237,211 @@ mod tests {
             ),
             (
                 "container creating",
-                pod(one.clone(), json!({"phase": "Pending", "containerStatuses": [
-                    {"name": "a", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]})),
+                pod(
+                    one.clone(),
+                    json!({"phase": "Pending", "containerStatuses": [
+                    {"name": "a", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
+                ),
                 "ContainerCreating",
                 "0/1",
             ),
             (
                 "crash loop",
-                pod(two.clone(), json!({"phase": "Running", "containerStatuses": [
+                pod(
+                    two.clone(),
+                    json!({"phase": "Running", "containerStatuses": [
                     running("a"),
-                    {"name": "b", "ready": false, "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]})),
+                    {"name": "b", "ready": false, "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}),
+                ),
                 "CrashLoopBackOff",
                 "1/2",
             ),
             (
                 "image pull error",
-                pod(one.clone(), json!({"phase": "Pending", "containerStatuses": [
-                    {"name": "a", "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull"}}}]})),
+                pod(
+                    one.clone(),
+                    json!({"phase": "Pending", "containerStatuses": [
+                    {"name": "a", "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull"}}}]}),
+                ),
                 "ErrImagePull",
                 "0/1",
             ),
             (
                 "completed",
-                pod(one.clone(), json!({"phase": "Succeeded", "containerStatuses": [
-                    {"name": "a", "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]})),
+                pod(
+                    one.clone(),
+                    json!({"phase": "Succeeded", "containerStatuses": [
+                    {"name": "a", "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}),
+                ),
                 "Completed",
                 "0/1",
             ),
             (
                 "error",
-                pod(one.clone(), json!({"phase": "Failed", "containerStatuses": [
-                    {"name": "a", "restartCount": 0, "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]})),
+                pod(
+                    one.clone(),
+                    json!({"phase": "Failed", "containerStatuses": [
+                    {"name": "a", "restartCount": 0, "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}),
+                ),
                 "Error",
                 "0/1",
             ),
             (
                 "terminated without reason: exit code",
-                pod(one.clone(), json!({"phase": "Failed", "containerStatuses": [
-                    {"name": "a", "state": {"terminated": {"exitCode": 3}}}]})),
+                pod(
+                    one.clone(),
+                    json!({"phase": "Failed", "containerStatuses": [
+                    {"name": "a", "state": {"terminated": {"exitCode": 3}}}]}),
+                ),
                 "ExitCode:3",
                 "0/1",
             ),
             (
                 "terminated without reason: signal",
-                pod(one.clone(), json!({"phase": "Failed", "containerStatuses": [
-                    {"name": "a", "state": {"terminated": {"exitCode": 137, "signal": 9}}}]})),
+                pod(
+                    one.clone(),
+                    json!({"phase": "Failed", "containerStatuses": [
+                    {"name": "a", "state": {"terminated": {"exitCode": 137, "signal": 9}}}]}),
+                ),
                 "Signal:9",
                 "0/1",
             ),
             (
                 "one completed, one still running and pod ready",
-                pod(two.clone(), json!({"phase": "Running", "conditions": ready_true.clone(), "containerStatuses": [
+                pod(
+                    two.clone(),
+                    json!({"phase": "Running", "conditions": ready_true.clone(), "containerStatuses": [
                     running("a"),
-                    {"name": "b", "ready": false, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]})),
+                    {"name": "b", "ready": false, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}),
+                ),
                 "Running",
                 "1/2",
             ),
             (
                 "one completed, one still running, pod not ready",
-                pod(two.clone(), json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
+                pod(
+                    two.clone(),
+                    json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
                     "containerStatuses": [
                     running("a"),
-                    {"name": "b", "ready": false, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]})),
+                    {"name": "b", "ready": false, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}),
+                ),
                 "NotReady",
                 "1/2",
             ),
             (
                 "init containers not started",
-                pod(init2.clone(), json!({"phase": "Pending", "initContainerStatuses": [
+                pod(
+                    init2.clone(),
+                    json!({"phase": "Pending", "initContainerStatuses": [
                     {"name": "i1", "state": {"waiting": {"reason": "PodInitializing"}}},
-                    {"name": "i2", "state": {"waiting": {"reason": "PodInitializing"}}}]})),
+                    {"name": "i2", "state": {"waiting": {"reason": "PodInitializing"}}}]}),
+                ),
                 "Init:0/2",
                 "0/1",
             ),
             (
                 "first init done, second running",
-                pod(init2.clone(), json!({"phase": "Pending", "initContainerStatuses": [
+                pod(
+                    init2.clone(),
+                    json!({"phase": "Pending", "initContainerStatuses": [
                     {"name": "i1", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
-                    {"name": "i2", "state": {"running": {}}}]})),
+                    {"name": "i2", "state": {"running": {}}}]}),
+                ),
                 "Init:1/2",
                 "0/1",
             ),
             (
                 "init crash loop",
-                pod(init2.clone(), json!({"phase": "Pending", "initContainerStatuses": [
-                    {"name": "i1", "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]})),
+                pod(
+                    init2.clone(),
+                    json!({"phase": "Pending", "initContainerStatuses": [
+                    {"name": "i1", "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}),
+                ),
                 "Init:CrashLoopBackOff",
                 "0/1",
             ),
             (
                 "init error",
-                pod(init2.clone(), json!({"phase": "Failed", "initContainerStatuses": [
-                    {"name": "i1", "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]})),
+                pod(
+                    init2.clone(),
+                    json!({"phase": "Failed", "initContainerStatuses": [
+                    {"name": "i1", "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}),
+                ),
                 "Init:Error",
                 "0/1",
             ),
             (
                 "init exit code",
-                pod(init2.clone(), json!({"phase": "Failed", "initContainerStatuses": [
-                    {"name": "i1", "state": {"terminated": {"exitCode": 2}}}]})),
+                pod(
+                    init2.clone(),
+                    json!({"phase": "Failed", "initContainerStatuses": [
+                    {"name": "i1", "state": {"terminated": {"exitCode": 2}}}]}),
+                ),
                 "Init:ExitCode:2",
                 "0/1",
             ),
             (
                 "an init container that exited 0 counts as done, even with a signal",
-                pod(init2.clone(), json!({"phase": "Failed", "initContainerStatuses": [
-                    {"name": "i1", "state": {"terminated": {"exitCode": 0, "signal": 15}}}]})),
+                pod(
+                    init2.clone(),
+                    json!({"phase": "Failed", "initContainerStatuses": [
+                    {"name": "i1", "state": {"terminated": {"exitCode": 0, "signal": 15}}}]}),
+                ),
                 "Failed",
                 "0/1",
             ),
             (
                 "init signal with non-zero exit",
-                pod(init2.clone(), json!({"phase": "Failed", "initContainerStatuses": [
-                    {"name": "i1", "state": {"terminated": {"exitCode": 143, "signal": 15}}}]})),
+                pod(
+                    init2.clone(),
+                    json!({"phase": "Failed", "initContainerStatuses": [
+                    {"name": "i1", "state": {"terminated": {"exitCode": 143, "signal": 15}}}]}),
+                ),
                 "Init:Signal:15",
                 "0/1",
             ),
             (
                 "init done, main waiting",
-                pod(init2.clone(), json!({"phase": "Pending", "initContainerStatuses": [
+                pod(
+                    init2.clone(),
+                    json!({"phase": "Pending", "initContainerStatuses": [
                     {"name": "i1", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
                     {"name": "i2", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
-                    "containerStatuses": [{"name": "a", "state": {"waiting": {"reason": "PodInitializing"}}}]})),
+                    "containerStatuses": [{"name": "a", "state": {"waiting": {"reason": "PodInitializing"}}}]}),
+                ),
                 "PodInitializing",
                 "0/1",
             ),
             (
                 "native sidecar started and ready",
-                pod(sidecar.clone(), json!({"phase": "Running", "initContainerStatuses": [
+                pod(
+                    sidecar.clone(),
+                    json!({"phase": "Running", "initContainerStatuses": [
                     {"name": "s", "started": true, "ready": true, "restartCount": 1, "state": {"running": {}}}],
-                    "containerStatuses": [running("a")]})),
+                    "containerStatuses": [running("a")]}),
+                ),
                 "Running",
                 "2/2",
             ),
             (
                 "native sidecar not started yet",
-                pod(sidecar.clone(), json!({"phase": "Pending", "initContainerStatuses": [
+                pod(
+                    sidecar.clone(),
+                    json!({"phase": "Pending", "initContainerStatuses": [
                     {"name": "s", "started": false, "state": {"running": {}}}],
-                    "containerStatuses": [{"name": "a", "state": {"waiting": {"reason": "PodInitializing"}}}]})),
+                    "containerStatuses": [{"name": "a", "state": {"waiting": {"reason": "PodInitializing"}}}]}),
+                ),
                 "Init:0/1",
                 "0/2",
             ),
             (
                 "scheduling gated",
-                pod(one.clone(), json!({"phase": "Pending",
-                    "conditions": [{"type": "PodScheduled", "status": "False", "reason": "SchedulingGated"}]})),
+                pod(
+                    one.clone(),
+                    json!({"phase": "Pending",
+                    "conditions": [{"type": "PodScheduled", "status": "False", "reason": "SchedulingGated"}]}),
+                ),
                 "SchedulingGated",
                 "0/1",
             ),
@@ -401,14 +462,20 @@ mod tests {
 
     #[test]
     fn terminating_and_unknown() {
-        let mut p = pod(json!({"containers": [{"name": "a"}]}), json!({"phase": "Running", "containerStatuses": [running("a")]}));
+        let mut p = pod(
+            json!({"containers": [{"name": "a"}]}),
+            json!({"phase": "Running", "containerStatuses": [running("a")]}),
+        );
         p["metadata"]["deletionTimestamp"] = json!("2024-05-01T12:00:00Z");
         assert_eq!(pod_status(&p), "Terminating");
         p["status"]["reason"] = json!("NodeLost");
         assert_eq!(pod_status(&p), "Unknown");
         // A pod that already finished is not shown as Terminating.
-        let mut done = pod(json!({"containers": [{"name": "a"}]}), json!({"phase": "Succeeded", "containerStatuses": [
-            {"name": "a", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}));
+        let mut done = pod(
+            json!({"containers": [{"name": "a"}]}),
+            json!({"phase": "Succeeded", "containerStatuses": [
+            {"name": "a", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}),
+        );
         done["metadata"]["deletionTimestamp"] = json!("2024-05-01T12:00:00Z");
         assert_eq!(pod_status(&done), "Completed");
     }
@@ -434,7 +501,8 @@ mod tests {
         assert_eq!(s.restarts_column(now), "2 (3m49s ago)");
         assert_eq!(s.ready_column(), "3/3");
 
-        let plain = summarize(&pod(json!({"containers": [{"name": "a"}]}), json!({"containerStatuses": [running("a")]})));
+        let plain =
+            summarize(&pod(json!({"containers": [{"name": "a"}]}), json!({"containerStatuses": [running("a")]})));
         assert_eq!(plain.restarts_column(now), "0");
         let unknown_time = summarize(&pod(
             json!({"containers": [{"name": "a"}]}),
@@ -455,8 +523,15 @@ mod tests {
         assert_eq!(
             row(&p, now),
             vec![
-                json!("web"), json!("1/1"), json!("Running"), json!("0"), json!("60m"),
-                json!("10.244.0.85"), json!("node1"), json!("<none>"), json!("1/2")
+                json!("web"),
+                json!("1/1"),
+                json!("Running"),
+                json!("0"),
+                json!("60m"),
+                json!("10.244.0.85"),
+                json!("node1"),
+                json!("<none>"),
+                json!("1/2")
             ]
         );
         p["spec"] = json!({"containers": [{"name": "a"}]});

@@ -99,7 +99,12 @@ impl BadValue for [String] {
 }
 
 impl FieldError {
-    fn new(kind: FieldErrorKind, field: impl Into<String>, bad_value: Option<String>, detail: impl Into<String>) -> Self {
+    fn new(
+        kind: FieldErrorKind,
+        field: impl Into<String>,
+        bad_value: Option<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         FieldError { kind, field: field.into(), bad_value, detail: detail.into() }
     }
 
@@ -253,6 +258,7 @@ impl From<&Path> for String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 
@@ -280,7 +286,11 @@ mod tests {
             r#"spec.initContainers[0].name: Duplicate value: "c1""#,
         );
         check(
-            FieldError::invalid("spec.containers[0].ports[0].containerPort", 70000, "must be between 1 and 65535, inclusive"),
+            FieldError::invalid(
+                "spec.containers[0].ports[0].containerPort",
+                70000,
+                "must be between 1 and 65535, inclusive",
+            ),
             "FieldValueInvalid",
             "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
         );

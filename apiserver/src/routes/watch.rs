@@ -30,7 +30,7 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 pub async fn watch(state: &AppState, t: &Target, opts: ListOptions, output: Output) -> Response {
     let prefix = t.res.list_prefix(t.namespace.as_deref());
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let mut w = Watcher { res: t.res, prefix: prefix.clone(), opts, output, tx, columns_sent: false };
+    let w = Watcher { res: t.res, prefix: prefix.clone(), opts, output, tx, columns_sent: false };
 
     let initial_events = match (w.opts.send_initial_events, w.opts.resource_version) {
         (Some(v), _) => v,

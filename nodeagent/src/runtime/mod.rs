@@ -223,6 +223,15 @@ pub trait Runtime: Send + Sync + 'static {
     /// Every sandbox and container this runtime holds (live and exited).
     async fn list(&self) -> Result<Listing, RuntimeError>;
 
+    /// The sandboxes and containers of one pod.
+    async fn list_pod(&self, pod_uid: &str) -> Result<Listing, RuntimeError> {
+        let Listing { sandboxes, containers } = self.list().await?;
+        Ok(Listing {
+            sandboxes: sandboxes.into_iter().filter(|s| s.pod_uid == pod_uid).collect(),
+            containers: containers.into_iter().filter(|c| c.pod_uid == pod_uid).collect(),
+        })
+    }
+
     /// Runs a command in the container to completion (probes, hooks).
     async fn exec_sync(&self, id: &str, argv: &[String], timeout: Duration) -> Result<ExecOutput, RuntimeError>;
     /// Starts an interactive command in the container.

@@ -239,6 +239,18 @@ impl Runtime for SimRuntime {
         })
     }
 
+    async fn list_pod(&self, pod_uid: &str) -> Result<Listing, RuntimeError> {
+        let now = Timestamp::now();
+        let state = self.lock();
+        let sandboxes: Vec<SandboxInfo> =
+            state.sandboxes.values().filter(|(s, _)| s.pod_uid == pod_uid).map(|(s, _)| s.clone()).collect();
+        let containers = match sandboxes.is_empty() {
+            true => Vec::new(),
+            false => state.containers.values().filter(|c| c.info.pod_uid == pod_uid).map(|c| c.at(now)).collect(),
+        };
+        Ok(Listing { sandboxes, containers })
+    }
+
     async fn exec_sync(&self, id: &str, _argv: &[String], _timeout: Duration) -> Result<ExecOutput, RuntimeError> {
         let state = self.lock();
         let c = state.containers.get(id).ok_or_else(|| RuntimeError::NoContainer(id.to_owned()))?;

@@ -42,7 +42,12 @@ mod tests {
             ("fits on empty node", pod_requesting("1", "1Gi"), vec![], vec![]),
             ("exactly fills the node", pod_requesting("4", "8Gi"), vec![], vec![]),
             ("too much cpu", pod_requesting("4100m", "1Gi"), vec![], vec![Insufficient("cpu")]),
-            ("cpu used by others", pod_requesting("2", "1Gi"), vec![pod_requesting("3", "1Gi")], vec![Insufficient("cpu")]),
+            (
+                "cpu used by others",
+                pod_requesting("2", "1Gi"),
+                vec![pod_requesting("3", "1Gi")],
+                vec![Insufficient("cpu")],
+            ),
             (
                 "cpu and memory short",
                 pod_requesting("2", "5Gi"),
@@ -52,7 +57,9 @@ mod tests {
             ("no requests always fit resources", pod(json!({})), vec![pod_requesting("4", "8Gi")], vec![]),
             (
                 "ephemeral storage",
-                pod(json!({"containers": [{"name": "c", "image": "i", "resources": {"requests": {"ephemeral-storage": "200Gi"}}}]})),
+                pod(
+                    json!({"containers": [{"name": "c", "image": "i", "resources": {"requests": {"ephemeral-storage": "200Gi"}}}]}),
+                ),
                 vec![],
                 vec![Insufficient("ephemeral-storage")],
             ),
@@ -87,7 +94,8 @@ mod tests {
 
     #[test]
     fn pod_count_limit() {
-        let n = with_pods(node("n1", json!({"status": {"allocatable": {"pods": "2"}}})), &[pod(json!({})), pod(json!({}))]);
+        let n =
+            with_pods(node("n1", json!({"status": {"allocatable": {"pods": "2"}}})), &[pod(json!({})), pod(json!({}))]);
         let p = pod_requesting("5", "1Gi");
         assert_eq!(filter(&Candidate::new(&p), &n), Err(vec![Reason::TooManyPods, Reason::Insufficient("cpu")]));
         let n = node("n1", json!({"status": {"allocatable": {"pods": "3"}}}));

@@ -23,7 +23,10 @@ pub use taints::tolerates;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
     Unschedulable,
-    UntoleratedTaint { key: String, value: String },
+    UntoleratedTaint {
+        key: String,
+        value: String,
+    },
     NodeAffinity,
     HostPorts,
     TooManyPods,
@@ -106,7 +109,9 @@ pub(crate) mod testutil {
     }
 
     pub fn pod_requesting(cpu: &str, memory: &str) -> Pod {
-        pod(json!({"containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": cpu, "memory": memory}}}]}))
+        pod(
+            json!({"containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": cpu, "memory": memory}}}]}),
+        )
     }
 
     /// A Ready node with 4 CPUs, 8Gi, 100Gi ephemeral storage and room for 110 pods, plus `extra`

@@ -119,7 +119,11 @@ mod tests {
             ("nodeSelector matches", json!({"nodeSelector": {"zone": "a", "disk": "ssd"}}), true),
             ("nodeSelector value differs", json!({"nodeSelector": {"zone": "b"}}), false),
             ("nodeSelector key missing", json!({"nodeSelector": {"gpu": "true"}}), false),
-            ("In matches", affinity(json!([{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]}]}])), true),
+            (
+                "In matches",
+                affinity(json!([{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]}]}])),
+                true,
+            ),
             (
                 "expressions in a term are ANDed",
                 affinity(json!([{"matchExpressions": [
@@ -138,10 +142,26 @@ mod tests {
             ),
             ("empty term matches nothing", affinity(json!([{}])), false),
             ("no terms match nothing", affinity(json!([])), false),
-            ("DoesNotExist", affinity(json!([{"matchExpressions": [{"key": "gpu", "operator": "DoesNotExist"}]}])), true),
-            ("matchFields name In", affinity(json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}])), true),
-            ("matchFields name NotIn", affinity(json!([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["n1"]}]}])), false),
-            ("matchFields other field", affinity(json!([{"matchFields": [{"key": "metadata.uid", "operator": "Exists"}]}])), false),
+            (
+                "DoesNotExist",
+                affinity(json!([{"matchExpressions": [{"key": "gpu", "operator": "DoesNotExist"}]}])),
+                true,
+            ),
+            (
+                "matchFields name In",
+                affinity(json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}])),
+                true,
+            ),
+            (
+                "matchFields name NotIn",
+                affinity(json!([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["n1"]}]}])),
+                false,
+            ),
+            (
+                "matchFields other field",
+                affinity(json!([{"matchFields": [{"key": "metadata.uid", "operator": "Exists"}]}])),
+                false,
+            ),
             (
                 "selector and affinity both needed",
                 {

@@ -27,8 +27,18 @@ mod tests {
     fn table() {
         let cases = [
             ("no host ports", json!([{"containerPort": 80}]), json!([{"containerPort": 80, "hostPort": 80}]), true),
-            ("same port", json!([{"containerPort": 80, "hostPort": 8080}]), json!([{"containerPort": 81, "hostPort": 8080}]), false),
-            ("other port", json!([{"containerPort": 80, "hostPort": 8080}]), json!([{"containerPort": 80, "hostPort": 8081}]), true),
+            (
+                "same port",
+                json!([{"containerPort": 80, "hostPort": 8080}]),
+                json!([{"containerPort": 81, "hostPort": 8080}]),
+                false,
+            ),
+            (
+                "other port",
+                json!([{"containerPort": 80, "hostPort": 8080}]),
+                json!([{"containerPort": 80, "hostPort": 8081}]),
+                true,
+            ),
             (
                 "other protocol",
                 json!([{"containerPort": 53, "hostPort": 53, "protocol": "UDP"}]),

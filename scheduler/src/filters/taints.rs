@@ -31,7 +31,9 @@ pub fn filter(pod: &Candidate<'_>, node: &NodeInfo) -> Result<(), Vec<Reason>> {
         .find(|taint| !pod.tolerations.iter().any(|t| tolerates(t, taint)));
     match untolerated {
         None => Ok(()),
-        Some(t) => Err(vec![Reason::UntoleratedTaint { key: t.key.clone(), value: t.value.clone().unwrap_or_default() }]),
+        Some(t) => {
+            Err(vec![Reason::UntoleratedTaint { key: t.key.clone(), value: t.value.clone().unwrap_or_default() }])
+        }
     }
 }
 
@@ -62,7 +64,11 @@ mod tests {
     #[test]
     fn tolerates_table() {
         let cases = [
-            (json!({"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule"}), taint("k", "v", "NoSchedule"), true),
+            (
+                json!({"key": "k", "operator": "Equal", "value": "v", "effect": "NoSchedule"}),
+                taint("k", "v", "NoSchedule"),
+                true,
+            ),
             (json!({"key": "k", "value": "v"}), taint("k", "v", "NoSchedule"), true),
             (json!({"key": "k", "value": "other"}), taint("k", "v", "NoSchedule"), false),
             (json!({"key": "k", "operator": "Exists"}), taint("k", "v", "NoExecute"), true),
@@ -84,7 +90,12 @@ mod tests {
         let untolerated = |k: &str, v: &str| Err(vec![Reason::UntoleratedTaint { key: k.into(), value: v.into() }]);
         let cases = [
             ("no taints", json!([]), json!([]), Ok(())),
-            ("NoSchedule not tolerated", json!([taint("gpu", "true", "NoSchedule")]), json!([]), untolerated("gpu", "true")),
+            (
+                "NoSchedule not tolerated",
+                json!([taint("gpu", "true", "NoSchedule")]),
+                json!([]),
+                untolerated("gpu", "true"),
+            ),
             ("NoExecute not tolerated", json!([taint("gpu", "", "NoExecute")]), json!([]), untolerated("gpu", "")),
             ("PreferNoSchedule is only a score", json!([taint("gpu", "", "PreferNoSchedule")]), json!([]), Ok(())),
             (
@@ -114,7 +125,8 @@ mod tests {
         let want = Err(vec![Reason::UntoleratedTaint { key: "node.kubernetes.io/not-ready".into(), value: "".into() }]);
         assert_eq!(filter(&Candidate::new(&p), &n), want);
         let n = node("n1", json!({"status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}));
-        let want = Err(vec![Reason::UntoleratedTaint { key: "node.kubernetes.io/unreachable".into(), value: "".into() }]);
+        let want =
+            Err(vec![Reason::UntoleratedTaint { key: "node.kubernetes.io/unreachable".into(), value: "".into() }]);
         assert_eq!(filter(&Candidate::new(&p), &n), want);
         let n = node("n1", json!({"status": {"conditions": []}}));
         assert!(filter(&Candidate::new(&p), &n).is_err());

@@ -23,9 +23,7 @@ const WEIGHT_SPREAD: i64 = 2;
 pub fn total(pod: &Candidate<'_>, nodes: &[&NodeInfo]) -> Vec<i64> {
     let mut totals: Vec<i64> = nodes
         .iter()
-        .map(|n| {
-            WEIGHT_FIT * least_allocated::score(pod, n) + WEIGHT_BALANCED * balanced::score(pod, n)
-        })
+        .map(|n| WEIGHT_FIT * least_allocated::score(pod, n) + WEIGHT_BALANCED * balanced::score(pod, n))
         .collect();
     let mut add = |scores: Vec<i64>, weight: i64| {
         for (t, s) in totals.iter_mut().zip(scores) {
