@@ -428,3 +428,53 @@ async fn namespace_deletion_removes_contents() {
     let r = api.delete("/api/v1/namespaces/default", None).await;
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn slow_watcher_is_dropped_without_blocking_writers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_m, api) = start();
+    let addr = api.base.trim_start_matches("http://").to_owned();
+    // A watcher that never reads.
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    sock.write_all(format!("GET {PODS}?watch=true HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Writers keep going at full speed: 20 MB of events while the watcher is stuck.
+    let big = "x".repeat(10_000);
+    let started = std::time::Instant::now();
+    for i in 0..2000 {
+        let mut p = pod(&format!("w{i}"));
+        p["metadata"]["annotations"] = json!({ "pad": big });
+        let r = api.post(PODS, &p).await;
+        assert_eq!(r.status, 201);
+    }
+    assert!(started.elapsed() < Duration::from_secs(60), "writers were held up: {:?}", started.elapsed());
+    // The stuck watcher is eventually dropped: its chunked stream is terminated.
+    let mut buf = vec![0u8; 1 << 20];
+    let mut tail: Vec<u8> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, sock.read(&mut buf)).await.expect("slow watcher was never dropped") {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&buf[..n]);
+                let keep = tail.len().saturating_sub(16);
+                tail.drain(..keep);
+                if tail.ends_with(b"\r\n0\r\n\r\n") {
+                    break;
+                }
+            }
+        }
+    }
+    // And the server still serves watches.
+    let events = read_events(&api, &format!("{PODS}?watch=true&resourceVersion=0&fieldSelector=metadata.name%3Dw7"), 1).await;
+    assert_eq!(events[0]["object"]["metadata"]["name"], "w7");
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405() {
+    let (_m, api) = start();
+    let r = api.put(PODS, &pod("x")).await;
+    assert_eq!((r.status, r.json()["reason"].as_str()), (405, Some("MethodNotAllowed")));
+    let r = api.post(&format!("{PODS}/x"), &pod("x")).await;
+    assert_eq!(r.status, 405);
+}

@@ -53,8 +53,15 @@ fn default_pod_spec(spec: &mut PodSpec) {
             Some(spec.service_account.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into()));
     }
     fill(&mut spec.service_account, spec.service_account_name.clone().unwrap_or_default().as_str());
-    if unset(&spec.priority_class_name) {
-        spec.priority.get_or_insert(0);
+    // Priority admission: no class means 0; the two built-in classes have fixed values.
+    let builtin_priority = match spec.priority_class_name.as_deref().unwrap_or("") {
+        "" => Some(0),
+        "system-cluster-critical" => Some(2_000_000_000),
+        "system-node-critical" => Some(2_000_001_000),
+        _ => None,
+    };
+    if let Some(p) = builtin_priority {
+        spec.priority.get_or_insert(p);
     }
     fill(&mut spec.preemption_policy, "PreemptLowerPriority");
 
@@ -173,6 +180,16 @@ fn default_volume(v: &mut Volume) {
     }
     if let Some(p) = &mut v.projected {
         p.default_mode.get_or_insert(DEFAULT_VOLUME_MODE);
+        for source in p.sources.iter_mut().flatten() {
+            if let Some(token) = &mut source.service_account_token {
+                token.expiration_seconds.get_or_insert(3600);
+            }
+            for item in source.downward_api.iter_mut().flat_map(|d| d.items.iter_mut().flatten()) {
+                if let Some(f) = &mut item.field_ref {
+                    fill(&mut f.api_version, "v1");
+                }
+            }
+        }
     }
     if let Some(hp) = &mut v.host_path {
         hp.type_.get_or_insert_with(String::new);
@@ -406,6 +423,33 @@ mod tests {
                 "status": {"phase": "Pending", "qosClass": "Burstable"}
             }),
         );
+    }
+
+    #[test]
+    fn priority_classes_and_projected_volumes() {
+        let mut pod: Pod = serde_json::from_value(json!({"spec": {
+            "priorityClassName": "system-node-critical",
+            "containers": [{"name": "a", "image": "x:1"}],
+            "volumes": [{"name": "p", "projected": {"sources": [
+                {"serviceAccountToken": {"path": "token"}},
+                {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]}}
+            ]}}]
+        }}))
+        .unwrap();
+        default_pod(&mut pod);
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(spec.priority, Some(2_000_001_000));
+        assert_eq!(
+            serde_json::to_value(&spec.volumes).unwrap(),
+            json!([{"name": "p", "projected": {"defaultMode": 420, "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+                {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace", "apiVersion": "v1"}}]}}
+            ]}}])
+        );
+        let mut custom: Pod =
+            serde_json::from_value(json!({"spec": {"priorityClassName": "mine", "containers": []}})).unwrap();
+        default_pod(&mut custom);
+        assert_eq!(custom.spec.unwrap().priority, None);
     }
 
     #[test]

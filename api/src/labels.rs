@@ -16,9 +16,13 @@ pub enum SelectorError {
     /// The string does not follow the grammar (e.g. `found ')', expected: identifier`).
     #[error("{0}")]
     Syntax(String),
-    /// A requirement is well formed but invalid (bad key or value, wrong number of values).
+    /// A requirement in the string syntax is malformed or invalid.
     #[error("unable to parse requirement: {0}")]
     Requirement(String),
+    /// A requirement is invalid (bad key or value, wrong number of values), as `NewRequirement`
+    /// reports it.
+    #[error("{0}")]
+    Invalid(String),
     /// A matchExpressions operator that is not In, NotIn, Exists or DoesNotExist.
     #[error("{0:?} is not a valid label selector operator")]
     Operator(String),
@@ -96,7 +100,7 @@ impl Requirement {
             }
         }
         if !errs.is_empty() {
-            return Err(SelectorError::Requirement(aggregate(&errs)));
+            return Err(SelectorError::Invalid(aggregate(&errs)));
         }
         let mut values = values;
         values.sort();
@@ -135,6 +139,14 @@ impl Requirement {
                 }
             }
         }
+    }
+}
+
+/// Errors inside the string syntax are reported as "unable to parse requirement: ...".
+fn in_requirement(e: SelectorError) -> SelectorError {
+    match e {
+        SelectorError::Invalid(m) => SelectorError::Requirement(m),
+        other => other,
     }
 }
 
@@ -411,7 +423,7 @@ impl Parser {
         let (next, _) = self.peek(Context::Values);
         if negated || next == Tok::End || next == Tok::Comma {
             let op = if negated { Operator::DoesNotExist } else { Operator::Exists };
-            return Requirement::new(&key, op, Vec::new());
+            return Requirement::new(&key, op, Vec::new()).map_err(in_requirement);
         }
         let (tok, lit) = self.next(Context::KeyAndOperator);
         let op = match tok {
@@ -428,7 +440,7 @@ impl Parser {
             Operator::In | Operator::NotIn => self.value_set().map_err(wrap)?,
             _ => self.exact_value().map_err(wrap)?,
         };
-        Requirement::new(&key, op, values)
+        Requirement::new(&key, op, values).map_err(in_requirement)
     }
 
     /// `( a, b, ... )`; empty entries stand for the empty string, as in apimachinery.
@@ -638,7 +650,7 @@ mod tests {
         };
         assert_eq!(
             LabelSelector::from_k8s(&empty_in).unwrap_err().to_string(),
-            "unable to parse requirement: values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty"
+            "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty"
         );
         let m = LabelSelector::from_match_labels(&labels(&[("a", "1")])).unwrap();
         assert!(m.matches(&labels(&[("a", "1")])) && !m.matches(&labels(&[])));

@@ -24,6 +24,8 @@ pub enum ApiError {
     Gone { message: String },
     #[error("{kind} \"{name}\" is invalid: {}", join_causes(causes))]
     Invalid { kind: String, group: String, name: String, causes: Vec<FieldError> },
+    #[error("{message}")]
+    Unprocessable { message: String },
     #[error("the server does not allow this method on the requested resource")]
     MethodNotAllowed,
     #[error("the body of the request was in an unknown format - accepted media types include: {accepted}")]
@@ -81,7 +83,7 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Gone { .. } => StatusCode::GONE,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } | ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
@@ -100,7 +102,7 @@ impl ApiError {
             ApiError::AlreadyExists { .. } => "AlreadyExists",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Gone { .. } => "Expired",
-            ApiError::Invalid { .. } => "Invalid",
+            ApiError::Invalid { .. } | ApiError::Unprocessable { .. } => "Invalid",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
             ApiError::NotAcceptable { .. } => "NotAcceptable",

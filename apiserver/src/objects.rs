@@ -581,5 +581,8 @@ fn map_cas(e: StoreError, target: &Target) -> ApiError {
 }
 
 fn patch_error(e: minik_api::patch::PatchError) -> ApiError {
-    ApiError::bad_request(e.to_string())
+    match e.http_status() {
+        422 => ApiError::Unprocessable { message: e.to_string() },
+        _ => ApiError::bad_request(e.to_string()),
+    }
 }

@@ -83,14 +83,14 @@ impl ListOptions {
         let labels = match q.get("labelSelector") {
             Some(s) if !s.trim().is_empty() => Some(
                 LabelSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
             ),
             _ => None,
         };
         let fields = match q.get("fieldSelector") {
             Some(s) if !s.trim().is_empty() => {
                 let sel = FieldSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(format!("invalid field selector: {e}")))?;
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 for f in sel.fields() {
                     if !res.supports_field(f) {
                         return Err(ApiError::bad_request(format!(

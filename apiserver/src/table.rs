@@ -13,18 +13,7 @@ use crate::error::ApiResult;
 use crate::resources::ResourceInfo;
 
 pub fn column_definitions(res: &ResourceInfo) -> Value {
-    printers::columns(res.plural)
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "type": c.type_,
-                "format": c.format,
-                "description": c.description,
-                "priority": c.priority,
-            })
-        })
-        .collect()
+    printers::columns(res.plural).iter().map(|c| c.to_json()).collect()
 }
 
 pub fn partial_metadata(obj: &Value) -> Value {

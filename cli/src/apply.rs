@@ -70,7 +70,11 @@ pub async fn create(ctx: &Ctx, a: CreateArgs) -> Result<(), CliError> {
     match a.dry_run.as_deref() {
         Some("server") => query.push(("dryRun", "All".into())),
         Some("client") | Some("none") | None => {}
-        Some(other) => return Err(CliError::usage(format!("Invalid dry-run value ({other}). Must be \"none\", \"server\", or \"client\"."))),
+        Some(other) => {
+            return Err(CliError::usage(format!(
+                "Invalid dry-run value ({other}). Must be \"none\", \"server\", or \"client\"."
+            )))
+        }
     }
     if let Some(what) = a.what {
         let (r, obj) = generated(ctx, what)?;
@@ -152,7 +156,10 @@ fn sources(src: &FromSources) -> Result<Vec<(String, Vec<u8>)>, CliError> {
         let (key, path) = match f.split_once('=') {
             Some((k, p)) => (k.to_string(), p.to_string()),
             None => (
-                std::path::Path::new(f).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| f.clone()),
+                std::path::Path::new(f)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| f.clone()),
                 f.clone(),
             ),
         };
@@ -175,7 +182,8 @@ pub async fn apply(ctx: &Ctx, a: ApplyArgs) -> Result<(), CliError> {
                 continue;
             }
         };
-        let result = if a.server_side { server_side(ctx, &a, &m, placed).await } else { client_side(ctx, &m, placed).await };
+        let result =
+            if a.server_side { server_side(ctx, &a, &m, placed).await } else { client_side(ctx, &m, placed).await };
         match result {
             Ok((r, obj, verb)) => print_result(&format, r, obj, verb),
             Err(e) => errors.push(contextual(e, "applying", &m.source, several)),
@@ -186,7 +194,12 @@ pub async fn apply(ctx: &Ctx, a: ApplyArgs) -> Result<(), CliError> {
 
 type Applied = (&'static Resource, Value, &'static str);
 
-async fn server_side(ctx: &Ctx, a: &ApplyArgs, m: &Manifest, (r, ns): (&'static Resource, String)) -> Result<Applied, CliError> {
+async fn server_side(
+    ctx: &Ctx,
+    a: &ApplyArgs,
+    m: &Manifest,
+    (r, ns): (&'static Resource, String),
+) -> Result<Applied, CliError> {
     let name = name_of(&m.object);
     let manager = a.field_manager.clone().unwrap_or_else(|| "kubectl".into());
     let query = vec![
@@ -209,8 +222,9 @@ async fn client_side(ctx: &Ctx, m: &Manifest, (r, ns): (&'static Resource, Strin
     let current = match ctx.get_json(&path, &[]).await {
         Ok(c) => c,
         Err(e) if e.is_not_found() => {
-            let created =
-                ctx.send_json(http::Method::POST, &r.collection_path(Some(&ns)), &query, "application/json", &modified).await?;
+            let created = ctx
+                .send_json(http::Method::POST, &r.collection_path(Some(&ns)), &query, "application/json", &modified)
+                .await?;
             return Ok((r, created, "created"));
         }
         Err(e) => return Err(e),

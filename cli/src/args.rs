@@ -349,7 +349,21 @@ mod tests {
 
     #[test]
     fn get_flags() {
-        let cli = parse(&["-n", "x", "get", "pods", "-o", "wide", "-l", "app=web", "-L", "a,b", "-w", "--server", "http://h:1"]);
+        let cli = parse(&[
+            "-n",
+            "x",
+            "get",
+            "pods",
+            "-o",
+            "wide",
+            "-l",
+            "app=web",
+            "-L",
+            "a,b",
+            "-w",
+            "--server",
+            "http://h:1",
+        ]);
         assert_eq!(cli.global.namespace.as_deref(), Some("x"));
         assert_eq!(cli.global.server.as_deref(), Some("http://h:1"));
         let Command::Get(g) = cli.command else { panic!("not get") };
@@ -361,7 +375,8 @@ mod tests {
 
     #[test]
     fn run_and_exec_take_args_after_dashes() {
-        let Command::Run(r) = parse(&["run", "r1", "--image=busybox", "--env", "A=1", "--", "sleep", "3600"]).command else {
+        let Command::Run(r) = parse(&["run", "r1", "--image=busybox", "--env", "A=1", "--", "sleep", "3600"]).command
+        else {
             panic!("not run")
         };
         assert_eq!(r.args, ["sleep", "3600"]);
@@ -375,7 +390,8 @@ mod tests {
 
     #[test]
     fn delete_flags() {
-        let Command::Delete(d) = parse(&["delete", "pod", "a", "--grace-period=0", "--force", "--wait=false"]).command else {
+        let Command::Delete(d) = parse(&["delete", "pod", "a", "--grace-period=0", "--force", "--wait=false"]).command
+        else {
             panic!("not delete")
         };
         assert_eq!(d.grace_period, 0);
@@ -397,7 +413,8 @@ mod tests {
 
     #[test]
     fn logs_flags() {
-        let Command::Logs(l) = parse(&["logs", "p", "-c", "c", "-f", "--tail", "3", "--since", "5m", "--timestamps"]).command
+        let Command::Logs(l) =
+            parse(&["logs", "p", "-c", "c", "-f", "--tail", "3", "--since", "5m", "--timestamps"]).command
         else {
             panic!("not logs")
         };

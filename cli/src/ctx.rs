@@ -106,7 +106,8 @@ impl Ctx {
                 q.push(("continue", c.clone()));
             }
             let page = self.get(path, &q, accept).await?;
-            cont = page.pointer("/metadata/continue").and_then(Value::as_str).filter(|c| !c.is_empty()).map(String::from);
+            cont =
+                page.pointer("/metadata/continue").and_then(Value::as_str).filter(|c| !c.is_empty()).map(String::from);
             let rv = page.pointer("/metadata/resourceVersion").cloned();
             merged = Some(match merged {
                 None => page,

@@ -74,9 +74,7 @@ pub async fn run(ctx: &Ctx, a: DeleteArgs) -> Result<(), CliError> {
                     items.push((t.resource, ns.clone(), name_of(o).to_string()));
                 }
             } else {
-                return Err(CliError::usage(
-                    "resource(s) were provided, but no name was specified",
-                ));
+                return Err(CliError::usage("resource(s) were provided, but no name was specified"));
             }
         }
         if items.is_empty() {
@@ -150,10 +148,7 @@ pub async fn wait_gone(ctx: &Ctx, r: &Resource, ns: &str, name: &str, timeout: D
     };
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r,
-        Err(_) => Err(CliError::usage(format!(
-            "timed out waiting for the condition on {}/{name}",
-            r.plural
-        ))),
+        Err(_) => Err(CliError::usage(format!("timed out waiting for the condition on {}/{name}", r.plural))),
     }
 }
 

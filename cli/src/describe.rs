@@ -127,12 +127,14 @@ fn state(o: &mut Out, title: &str, st: &Value) {
 
 fn probe_text(p: &Value) -> String {
     let handler = if let Some(h) = p.get("httpGet") {
-        let port = h.get("port").map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+        let port =
+            h.get("port").map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_default();
         let scheme = s(h, "/scheme").to_lowercase();
         let scheme = if scheme.is_empty() { "http".to_string() } else { scheme };
         format!("http-get {scheme}://{}:{port}{}", s(h, "/host"), s(h, "/path"))
     } else if let Some(t) = p.get("tcpSocket") {
-        let port = t.get("port").map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+        let port =
+            t.get("port").map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_default();
         format!("tcp-socket {}:{port}", s(t, "/host"))
     } else if let Some(e) = p.get("exec") {
         let cmd: Vec<&str> = arr(e, "/command").into_iter().filter_map(Value::as_str).collect();
@@ -172,7 +174,10 @@ fn containers(o: &mut Out, title: &str, list: &[&Value], statuses: &[&Value]) {
             format!("{}/{proto}", p.get(k).and_then(Value::as_i64).unwrap_or(0))
         };
         match ports.len() {
-            0 => o.line(2, "Port:\t<none>"),
+            0 => {
+                o.line(2, "Port:\t<none>");
+                o.line(2, "Host Port:\t<none>");
+            }
             1 => {
                 o.line(2, &format!("Port:\t{}", port(ports[0], "containerPort")));
                 o.line(2, &format!("Host Port:\t{}", port(ports[0], "hostPort")));
@@ -205,14 +210,18 @@ fn containers(o: &mut Out, title: &str, list: &[&Value], statuses: &[&Value]) {
             o.line(2, &format!("Restart Count:\t{}", st.get("restartCount").and_then(Value::as_i64).unwrap_or(0)));
         }
         for (key, label) in [("limits", "Limits"), ("requests", "Requests")] {
-            if let Some(m) = c.pointer(&format!("/resources/{key}")).and_then(Value::as_object).filter(|m| !m.is_empty()) {
+            if let Some(m) =
+                c.pointer(&format!("/resources/{key}")).and_then(Value::as_object).filter(|m| !m.is_empty())
+            {
                 o.line(2, &format!("{label}:"));
                 for (k, v) in m {
                     o.line(3, &format!("{k}:\t{}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string())));
                 }
             }
         }
-        for (key, label) in [("livenessProbe", "Liveness"), ("readinessProbe", "Readiness"), ("startupProbe", "Startup")] {
+        for (key, label) in
+            [("livenessProbe", "Liveness"), ("readinessProbe", "Readiness"), ("startupProbe", "Startup")]
+        {
             if let Some(p) = c.get(key) {
                 o.line(2, &format!("{label}:\t{}", probe_text(p)));
             }
@@ -291,7 +300,11 @@ pub fn events(o: &mut Out, list: &[Value], now: Timestamp) {
     let mut sorted: Vec<&Value> = list.iter().collect();
     sorted.sort_by_key(|e| {
         let t = s(e, "/lastTimestamp");
-        if t.is_empty() { s(e, "/eventTime").to_string() } else { t.to_string() }
+        if t.is_empty() {
+            s(e, "/eventTime").to_string()
+        } else {
+            t.to_string()
+        }
     });
     o.line(0, "Events:");
     o.line(1, "Type\tReason\tAge\tFrom\tMessage");
@@ -301,7 +314,11 @@ pub fn events(o: &mut Out, list: &[Value], now: Timestamp) {
         let age = if count > 1 { format!("{last} (x{count} over {first})") } else { first };
         let from = {
             let c = s(e, "/source/component");
-            if c.is_empty() { s(e, "/reportingComponent") } else { c }
+            if c.is_empty() {
+                s(e, "/reportingComponent")
+            } else {
+                c
+            }
         };
         o.line(1, &format!("{}\t{}\t{age}\t{from}\t{}", s(e, "/type"), s(e, "/reason"), s(e, "/message").trim()));
     }
@@ -414,7 +431,10 @@ pub fn node_text(node: &Value, pods: &[Value], lease: Option<&Value>, evs: Optio
             o.line(0, &if i == 0 { format!("Taints:\t{text}") } else { format!("\t{text}") });
         }
     }
-    o.line(0, &format!("Unschedulable:\t{}", node.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false)));
+    o.line(
+        0,
+        &format!("Unschedulable:\t{}", node.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false)),
+    );
     match lease {
         Some(l) => {
             o.line(0, "Lease:");
@@ -422,12 +442,22 @@ pub fn node_text(node: &Value, pods: &[Value], lease: Option<&Value>, evs: Optio
             o.line(1, &format!("HolderIdentity:\t{}", if holder.is_empty() { "<unset>" } else { holder }));
             let t = |p: &str| {
                 let v = s(l, p);
-                if v.is_empty() { "<unset>".to_string() } else { rfc1123z(v) }
+                if v.is_empty() {
+                    "<unset>".to_string()
+                } else {
+                    rfc1123z(v)
+                }
             };
             o.line(1, &format!("AcquireTime:\t{}", t("/spec/acquireTime")));
             o.line(1, &format!("RenewTime:\t{}", t("/spec/renewTime")));
         }
-        None => o.line(0, &format!("Lease:\tFailed to get lease: leases.coordination.k8s.io {:?} not found", s(node, "/metadata/name"))),
+        None => o.line(
+            0,
+            &format!(
+                "Lease:\tFailed to get lease: leases.coordination.k8s.io {:?} not found",
+                s(node, "/metadata/name")
+            ),
+        ),
     }
     let conds = arr(node, "/status/conditions");
     if !conds.is_empty() {
@@ -488,9 +518,10 @@ pub fn node_text(node: &Value, pods: &[Value], lease: Option<&Value>, evs: Optio
     }
     let alloc = |r: &str| quantity(node.pointer(&format!("/status/allocatable/{r}")));
     o.line(0, &format!("Non-terminated Pods:\t({} in total)", pods.len()));
-    o.line(1, "Namespace\tName\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge");
-    o.line(1, "---------\t----\t------------\t----------\t---------------\t-------------\t---");
-    let (mut cr, mut cl, mut mr, mut ml) = (Quantity::default(), Quantity::default(), Quantity::default(), Quantity::default());
+    o.line(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge");
+    o.line(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---");
+    let (mut cr, mut cl, mut mr, mut ml) =
+        (Quantity::default(), Quantity::default(), Quantity::default(), Quantity::default());
     for p in pods {
         let (a, b, c, d) = (
             pod_resources(p, "requests", "cpu"),
@@ -501,7 +532,7 @@ pub fn node_text(node: &Value, pods: &[Value], lease: Option<&Value>, evs: Optio
         o.line(
             1,
             &format!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t\t{}\t{}\t{}\t{}\t{}",
                 s(p, "/metadata/namespace"),
                 name_of(p),
                 with_percent(a, alloc("cpu")),
@@ -557,11 +588,17 @@ pub async fn run(ctx: &Ctx, a: DescribeArgs) -> Result<(), CliError> {
                     pod_text(&obj, Some(&evs), now)
                 }
                 "nodes" => {
-                    let q = vec![("fieldSelector", format!("spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed"))];
+                    let q = vec![(
+                        "fieldSelector",
+                        format!("spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed"),
+                    )];
                     let pods = ctx.list_all("/api/v1/pods", &q, "application/json", 500).await?;
                     let pods: Vec<Value> = pods.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
                     let lease = ctx
-                        .get_json(&format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"), &[])
+                        .get_json(
+                            &format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"),
+                            &[],
+                        )
                         .await
                         .ok();
                     let evs = involved_events(ctx, &obj, "Node").await;
@@ -574,7 +611,14 @@ pub async fn run(ctx: &Ctx, a: DescribeArgs) -> Result<(), CliError> {
                         o.line(0, &format!("Namespace:\t{}", ctx.namespace));
                     }
                     multiline(&mut o, 0, "Labels", obj.pointer("/metadata/labels"), "=", &[]);
-                    multiline(&mut o, 0, "Annotations", obj.pointer("/metadata/annotations"), ": ", &[crate::patch::LAST_APPLIED]);
+                    multiline(
+                        &mut o,
+                        0,
+                        "Annotations",
+                        obj.pointer("/metadata/annotations"),
+                        ": ",
+                        &[crate::patch::LAST_APPLIED],
+                    );
                     o.finish() + &crate::yaml::to_yaml(&obj)
                 }
             };
@@ -696,7 +740,9 @@ Events:
                         "source": {"component": "kubelet"}, "firstTimestamp": "2024-05-01T11:50:00Z", "lastTimestamp": "2024-05-01T11:59:00Z", "count": 7});
         let mut o = Out::default();
         events(&mut o, &[ev], now());
-        assert!(o.finish().contains("Warning  BackOff  60s (x7 over 10m)  kubelet  Back-off restarting failed container"));
+        assert!(o
+            .finish()
+            .contains("Warning  BackOff  60s (x7 over 10m)  kubelet  Back-off restarting failed container"));
         let mut o = Out::default();
         events(&mut o, &[], now());
         assert_eq!(o.finish(), "Events:  <none>\n");
@@ -715,7 +761,12 @@ Events:
         assert!(text.contains("Non-terminated Pods:  (1 in total)\n"), "{text}");
         assert!(text.contains("  cpu                100m (5%)  0 (0%)\n"), "{text}");
         assert!(text.contains("  ephemeral-storage  0 (0%)     0 (0%)\n"), "{text}");
-        assert!(text.contains("  default             test-pod1  100m (5%)     0 (0%)      0 (0%)           0 (0%)         60m\n"), "{text}");
+        assert!(
+            text.contains(
+                "  default             test-pod1    100m (5%)     0 (0%)      0 (0%)           0 (0%)         60m\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("Lease:              Failed to get lease"), "{text}");
         assert!(text.ends_with("Events:              <none>\n"), "{text}");
     }

@@ -179,7 +179,8 @@ mod tests {
 
     #[test]
     fn invalid_one_and_two_causes() {
-        let cause = |f: &str, m: &str| StatusCause { reason: "FieldValueRequired".into(), message: m.into(), field: f.into() };
+        let cause =
+            |f: &str, m: &str| StatusCause { reason: "FieldValueRequired".into(), message: m.into(), field: f.into() };
         let mut s = status(422, "Invalid", "Pod \"bad\" is invalid: spec.containers[0].image: Required value");
         s.details = Some(StatusDetails {
             name: "bad".into(),

@@ -127,7 +127,8 @@ pub async fn run(ctx: &Ctx, a: ExecArgs) -> Result<(), CliError> {
             return Err(CliError::Exit(code));
         }
         if st.status.as_deref() == Some("Failure") {
-            let converted = serde_json::to_value(&st).ok().and_then(|v| serde_json::from_value::<kube::core::Status>(v).ok());
+            let converted =
+                serde_json::to_value(&st).ok().and_then(|v| serde_json::from_value::<kube::core::Status>(v).ok());
             return Err(match converted {
                 Some(status) => CliError::Api { status: Box::new(status), context: None },
                 None => CliError::Transport(st.message.unwrap_or_default()),

@@ -58,7 +58,8 @@ struct RowOptions<'a> {
 
 /// Headers and rows of a server-side Table, with kubectl's client-side additions.
 fn table_lines(table: &Value, o: &RowOptions) -> (Vec<String>, Vec<Vec<String>>) {
-    let defs: Vec<&Value> = table.get("columnDefinitions").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let defs: Vec<&Value> =
+        table.get("columnDefinitions").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
     let shown: Vec<usize> = (0..defs.len())
         .filter(|&i| o.wide || defs[i].get("priority").and_then(Value::as_i64).unwrap_or(0) == 0)
         .collect();
@@ -74,7 +75,8 @@ fn table_lines(table: &Value, o: &RowOptions) -> (Vec<String>, Vec<Vec<String>>)
     }
     let mut rows = Vec::new();
     for row in table.get("rows").and_then(Value::as_array).into_iter().flatten() {
-        let cells: Vec<&Value> = row.get("cells").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+        let cells: Vec<&Value> =
+            row.get("cells").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
         let meta = row.pointer("/object/metadata");
         let mut line = Vec::new();
         if o.namespace_column {
@@ -145,7 +147,9 @@ pub async fn run(ctx: &Ctx, a: GetArgs) -> Result<(), CliError> {
     let format = Format::parse(a.output.as_deref())?;
     let targets = parse_targets(&a.args)?;
     let sort_by = match &a.sort_by {
-        Some(s) => Some(Template::parse_relaxed(s).map_err(|e| CliError::usage(format!("couldn't parse sort-by: {e}")))?),
+        Some(s) => {
+            Some(Template::parse_relaxed(s).map_err(|e| CliError::usage(format!("couldn't parse sort-by: {e}")))?)
+        }
         None => None,
     };
     let ns: Option<&str> = if a.all_namespaces { None } else { Some(ctx.namespace.as_str()) };
@@ -173,7 +177,8 @@ pub async fn run(ctx: &Ctx, a: GetArgs) -> Result<(), CliError> {
                 if sort_by.is_some() {
                     q.push(("includeObject", "Object".into()));
                 }
-                let table = ctx.list_all(&coll, &q, TABLE_ACCEPT, if sort_by.is_some() { 0 } else { a.chunk_size }).await?;
+                let table =
+                    ctx.list_all(&coll, &q, TABLE_ACCEPT, if sort_by.is_some() { 0 } else { a.chunk_size }).await?;
                 last_rv = table.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
                 tables.push(table);
             } else {
@@ -205,11 +210,13 @@ pub async fn run(ctx: &Ctx, a: GetArgs) -> Result<(), CliError> {
                 all.push(headers);
             }
             all.extend(rows);
+            if printed_any {
+                tw = TabWriter::new(tabwriter::GET);
+            }
             let text = tw.format(&tabwriter::join_rows(&all));
             let mut out = stdout.lock();
             if printed_any {
                 let _ = out.write_all(b"\n");
-                tw = TabWriter::new(tabwriter::GET);
             }
             let _ = out.write_all(text.as_bytes());
             let _ = out.flush();
@@ -235,7 +242,8 @@ pub async fn run(ctx: &Ctx, a: GetArgs) -> Result<(), CliError> {
     if !format.is_table() && !a.watch_only {
         let empty = objects.is_empty();
         let list_wanted = !single;
-        if !(empty && (matches!(format, Format::Name | Format::CustomColumns(_)) || !list_wanted && !errors.is_empty())) {
+        if !(empty && (matches!(format, Format::Name | Format::CustomColumns(_)) || !list_wanted && !errors.is_empty()))
+        {
             let text = output::render_objects(&format, objects, single);
             let mut out = stdout.lock();
             let _ = out.write_all(text.as_bytes());
@@ -322,7 +330,8 @@ async fn watch(
         if skip_first {
             skip_first = false;
             if a.watch && !a.watch_only {
-                if let Some(defs) = obj.get("columnDefinitions").filter(|d| d.as_array().is_some_and(|d| !d.is_empty())) {
+                if let Some(defs) = obj.get("columnDefinitions").filter(|d| d.as_array().is_some_and(|d| !d.is_empty()))
+                {
                     columns = Some(defs.clone());
                 }
                 continue;
@@ -330,8 +339,10 @@ async fn watch(
         }
         let text = if kind == "ERROR" {
             let status = |k: &str| obj.get(k).map(cell_text).unwrap_or_default();
-            let rows =
-                vec![vec!["STATUS".into(), "REASON".into(), "MESSAGE".into()], vec![status("status"), status("reason"), status("message")]];
+            let rows = vec![
+                vec!["STATUS".into(), "REASON".into(), "MESSAGE".into()],
+                vec![status("status"), status("reason"), status("message")],
+            ];
             TabWriter::new(tabwriter::GET).format(&tabwriter::join_rows(&rows))
         } else if format.is_table() {
             let mut table = obj;
@@ -411,7 +422,13 @@ mod tests {
 
     #[test]
     fn default_columns_hide_priority_one() {
-        let o = RowOptions { wide: false, namespace_column: false, kind_prefix: None, show_labels: false, label_columns: &[] };
+        let o = RowOptions {
+            wide: false,
+            namespace_column: false,
+            kind_prefix: None,
+            show_labels: false,
+            label_columns: &[],
+        };
         assert_eq!(
             render(&o),
             "NAME   READY   STATUS    RESTARTS        AGE\nweb    1/1     Running   1 (3m49s ago)   5d10h\ndb     0/1     Pending   0               3s\n"
@@ -430,9 +447,15 @@ mod tests {
         };
         let out = render(&o);
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[0], "NAMESPACE   NAME      READY   STATUS    RESTARTS        AGE     IP         NODE     APP   TIER   LABELS");
+        assert_eq!(
+            lines[0],
+            "NAMESPACE   NAME      READY   STATUS    RESTARTS        AGE     IP         NODE     APP   TIER   LABELS"
+        );
         assert_eq!(lines[1], "default     pod/web   1/1     Running   1 (3m49s ago)   5d10h   10.0.0.1   n1       web   fe     app=web,app.kubernetes.io/tier=fe");
-        assert_eq!(lines[2], "other       pod/db    0/1     Pending   0               3s      <none>     <none>                <none>");
+        assert_eq!(
+            lines[2],
+            "other       pod/db    0/1     Pending   0               3s      <none>     <none>                <none>"
+        );
     }
 
     #[test]

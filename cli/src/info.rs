@@ -73,8 +73,13 @@ pub fn render_rows(rows: &[ApiResourceRow], output: Option<&str>, no_headers: bo
         table.push(h);
     }
     for r in rows {
-        let mut line =
-            vec![r.name.clone(), r.short_names.join(","), r.api_version.clone(), r.namespaced.to_string(), r.kind.clone()];
+        let mut line = vec![
+            r.name.clone(),
+            r.short_names.join(","),
+            r.api_version.clone(),
+            r.namespaced.to_string(),
+            r.kind.clone(),
+        ];
         if wide {
             line.push(r.verbs.join(","));
             line.push(r.categories.join(","));

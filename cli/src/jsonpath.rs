@@ -76,7 +76,11 @@ impl Template {
     pub fn parse_relaxed(expr: &str) -> Result<Template, TemplateError> {
         let e = expr.trim();
         let e = e.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(e);
-        let e = if e.starts_with('.') || e.starts_with('$') || e.starts_with('@') { e.to_string() } else { format!(".{e}") };
+        let e = if e.starts_with('.') || e.starts_with('$') || e.starts_with('@') {
+            e.to_string()
+        } else {
+            format!(".{e}")
+        };
         Template::parse(&format!("{{{e}}}"))
     }
 
@@ -294,7 +298,11 @@ mod tests {
     #[test]
     fn literal_text_and_index() {
         let list = json!({"items": [pod()]});
-        check("name={.items[0].metadata.name} policy={.items[0].spec.restartPolicy}", list, "name=test-pod1 policy=Always");
+        check(
+            "name={.items[0].metadata.name} policy={.items[0].spec.restartPolicy}",
+            list,
+            "name=test-pod1 policy=Always",
+        );
     }
 
     #[test]

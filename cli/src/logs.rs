@@ -23,7 +23,8 @@ pub fn pick_container(pod: &Value, wanted: Option<&str>) -> Result<(String, Opti
     let pod_name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     if let Some(w) = wanted {
         let inits = pod.pointer("/spec/initContainers").and_then(Value::as_array).into_iter().flatten();
-        let known = names.iter().any(|n| n == w) || inits.clone().any(|c| c.get("name").and_then(Value::as_str) == Some(w));
+        let known =
+            names.iter().any(|n| n == w) || inits.clone().any(|c| c.get("name").and_then(Value::as_str) == Some(w));
         if !known {
             return Err(CliError::usage(format!("container {w} is not valid for pod {pod_name}")));
         }

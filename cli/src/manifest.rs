@@ -20,7 +20,9 @@ pub fn read_all(filenames: &[String]) -> Result<Vec<Manifest>, CliError> {
     for f in filenames {
         if f == "-" {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?;
             out.extend(parse("STDIN", &text)?);
             continue;
         }
@@ -30,7 +32,9 @@ pub fn read_all(filenames: &[String]) -> Result<Vec<Manifest>, CliError> {
                 .map_err(|e| CliError::usage(format!("cannot read {f}: {e}")))?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")))
+                .filter(|p| {
+                    p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+                })
                 .collect();
             files.sort();
             for p in files {
@@ -122,7 +126,11 @@ mod tests {
     fn directories_and_missing_paths() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b.yaml"), "kind: Pod\napiVersion: v1\nmetadata: {name: b}\n").unwrap();
-        std::fs::write(dir.path().join("a.json"), "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"a\"}}").unwrap();
+        std::fs::write(
+            dir.path().join("a.json"),
+            "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"a\"}}",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not yaml: [").unwrap();
         let m = read_all(&[dir.path().display().to_string()]).unwrap();
         let names: Vec<_> = m.iter().map(|x| x.object["metadata"]["name"].as_str().unwrap()).collect();

@@ -51,14 +51,21 @@ pub fn parse(args: &[String]) -> Result<(Named, Vec<Change>), CliError> {
 }
 
 /// `field` is `labels` or `annotations`. Returns the merge patch, or kubectl's refusal.
-pub fn patch_for(field: &str, current: Option<&Map<String, Value>>, changes: &[Change], overwrite: bool) -> Result<Value, CliError> {
+pub fn patch_for(
+    field: &str,
+    current: Option<&Map<String, Value>>,
+    changes: &[Change],
+    overwrite: bool,
+) -> Result<Value, CliError> {
     let mut m = Map::new();
     for c in changes {
         match c {
             Change::Set(k, v) => {
                 if let Some(old) = current.and_then(|c| c.get(k)).and_then(Value::as_str) {
                     if !overwrite {
-                        return Err(CliError::usage(format!("'{k}' already has a value ({old}), and --overwrite is false")));
+                        return Err(CliError::usage(format!(
+                            "'{k}' already has a value ({old}), and --overwrite is false"
+                        )));
                     }
                 }
                 m.insert(k.clone(), Value::String(v.clone()));
@@ -74,7 +81,9 @@ pub fn patch_for(field: &str, current: Option<&Map<String, Value>>, changes: &[C
 pub async fn label_or_annotate(ctx: &Ctx, a: MetaArgs, field: &str) -> Result<(), CliError> {
     let (mut targets, changes) = parse(&a.args)?;
     if targets.is_empty() {
-        return Err(CliError::usage("one or more resources must be specified as <resource> <name> or <resource>/<name>"));
+        return Err(CliError::usage(
+            "one or more resources must be specified as <resource> <name> or <resource>/<name>",
+        ));
     }
     if a.selector.is_some() || a.all {
         let r = targets[0].0;
@@ -99,8 +108,14 @@ pub async fn label_or_annotate(ctx: &Ctx, a: MetaArgs, field: &str) -> Result<()
         let obj = ctx.get_json(&path, &[]).await?;
         let current = obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_object);
         let p = patch_for(field, current, &changes, a.overwrite)?;
-        ctx.send_json(http::Method::PATCH, &path, &[("fieldManager", manager.to_string())], "application/merge-patch+json", &p)
-            .await?;
+        ctx.send_json(
+            http::Method::PATCH,
+            &path,
+            &[("fieldManager", manager.to_string())],
+            "application/merge-patch+json",
+            &p,
+        )
+        .await?;
         println!("{}/{name} {}", r.qualified_singular(), if only_removals { undone } else { done });
     }
     Ok(())

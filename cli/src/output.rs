@@ -171,7 +171,10 @@ mod tests {
 
     #[test]
     fn json_like_kubectl() {
-        assert_eq!(to_json(&json!({"b": "x && y", "a": [1]})), "{\n    \"a\": [\n        1\n    ],\n    \"b\": \"x \\u0026\\u0026 y\"\n}\n");
+        assert_eq!(
+            to_json(&json!({"b": "x && y", "a": [1]})),
+            "{\n    \"a\": [\n        1\n    ],\n    \"b\": \"x \\u0026\\u0026 y\"\n}\n"
+        );
     }
 
     #[test]
@@ -184,7 +187,8 @@ mod tests {
 
     #[test]
     fn custom_columns_cells() {
-        let cols = parse_custom_columns("NAME:.metadata.name,IMAGES:.spec.containers[*].image,NODE:.spec.nodeName").unwrap();
+        let cols =
+            parse_custom_columns("NAME:.metadata.name,IMAGES:.spec.containers[*].image,NODE:.spec.nodeName").unwrap();
         let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"image": "a"}, {"image": "b"}]}});
         let r = crate::resource::lookup("pods").unwrap();
         let out = render_objects(&Format::CustomColumns(cols), vec![(r, pod)], false);

@@ -10,7 +10,12 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 /// The merge key of a list field, as in Kubernetes' strategic merge patch for core/v1.
 pub fn merge_key(field: &str) -> Option<&'static str> {
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets"
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
         | "resourceClaims" => Some("name"),
         "volumeMounts" | "volumeDevices" => Some("mountPath"),
         "ports" => Some("containerPort"),
@@ -68,7 +73,8 @@ fn maps(o: Option<&Map<String, Value>>, m: &Map<String, Value>, c: Option<&Map<S
 }
 
 fn keyed_list(key: &str, o: &[Value], m: &[Value], c: &[Value]) -> Vec<Value> {
-    let find = |list: &'_ [Value], k: &Value| list.iter().find(|i| i.get(key) == Some(k)).and_then(Value::as_object).cloned();
+    let find =
+        |list: &'_ [Value], k: &Value| list.iter().find(|i| i.get(key) == Some(k)).and_then(Value::as_object).cloned();
     let mut entries = Vec::new();
     for item in m {
         let Some(k) = item.get(key) else { continue };
@@ -158,7 +164,10 @@ mod tests {
         let original: Value = serde_json::from_str(&last_applied(&m1)).unwrap();
         let m2 = pod("busybox:1.37", json!({"tier": "backend"}));
         let patch = Value::Object(three_way(Some(&original), &with_last_applied(&m2), &current));
-        assert_eq!(patch["spec"], json!({"$setElementOrder/containers": [{"name": "main"}], "containers": [{"image": "busybox:1.37", "name": "main"}]}));
+        assert_eq!(
+            patch["spec"],
+            json!({"$setElementOrder/containers": [{"name": "main"}], "containers": [{"image": "busybox:1.37", "name": "main"}]})
+        );
         assert_eq!(patch["metadata"]["labels"], json!({"app": null, "tier": "backend"}));
         assert_eq!(patch["metadata"]["annotations"][LAST_APPLIED], json!(last_applied(&m2)));
         assert!(patch["metadata"].get("uid").is_none());

@@ -68,8 +68,11 @@ impl Resource {
 
     /// Collection path; `namespace` is ignored for cluster-scoped types, `None` lists across all.
     pub fn collection_path(&self, namespace: Option<&str>) -> String {
-        let base =
-            if self.group.is_empty() { "/api/v1".to_string() } else { format!("/apis/{}/{}", self.group, self.version) };
+        let base = if self.group.is_empty() {
+            "/api/v1".to_string()
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
         match namespace {
             Some(ns) if self.namespaced => format!("{base}/namespaces/{ns}/{}", self.plural),
             _ => format!("{base}/{}", self.plural),
@@ -101,7 +104,10 @@ pub fn lookup(name: &str) -> Option<&'static Resource> {
         None => (lower.clone(), None),
     };
     RESOURCES.iter().find(|r| {
-        let name_ok = r.plural == base || r.singular == base || r.short.contains(&base.as_str()) || r.kind.eq_ignore_ascii_case(&base);
+        let name_ok = r.plural == base
+            || r.singular == base
+            || r.short.contains(&base.as_str())
+            || r.kind.eq_ignore_ascii_case(&base);
         let group_ok = match &group {
             None => true,
             Some(g) => g.is_empty() || g == "v1" || *g == r.group,
@@ -167,7 +173,10 @@ mod tests {
         assert_eq!(nodes.collection_path(Some("default")), "/api/v1/nodes");
         assert_eq!(nodes.object_path("default", "n1"), "/api/v1/nodes/n1");
         let leases = lookup("lease").unwrap();
-        assert_eq!(leases.object_path("kube-node-lease", "n1"), "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1");
+        assert_eq!(
+            leases.object_path("kube-node-lease", "n1"),
+            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1"
+        );
         assert_eq!(leases.qualified_singular(), "lease.coordination.k8s.io");
     }
 }

@@ -17,7 +17,8 @@ pub fn pod_for(a: &RunArgs) -> Result<Value, CliError> {
     match &a.labels {
         Some(spec) => {
             for pair in spec.split(',').filter(|p| !p.is_empty()) {
-                let (k, v) = pair.split_once('=').ok_or_else(|| CliError::usage(format!("invalid label spec: {pair}")))?;
+                let (k, v) =
+                    pair.split_once('=').ok_or_else(|| CliError::usage(format!("invalid label spec: {pair}")))?;
                 labels.insert(k.to_string(), Value::String(v.to_string()));
             }
         }
@@ -68,7 +69,9 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
         Some("server") => query.push(("dryRun", "All".into())),
         _ => {}
     }
-    let created = ctx.send_json(http::Method::POST, &r.collection_path(Some(&ctx.namespace)), &query, "application/json", &pod).await?;
+    let created = ctx
+        .send_json(http::Method::POST, &r.collection_path(Some(&ctx.namespace)), &query, "application/json", &pod)
+        .await?;
     match format {
         Format::Table { .. } => println!("pod/{} created", output::name_of(&created)),
         f => print!("{}", output::render_objects(&f, vec![(r, created)], true)),
@@ -104,13 +107,26 @@ mod tests {
     #[test]
     fn command_env_labels_restart() {
         let pod = pod_for(&args(&[
-            "run", "e", "--image=busybox", "--restart=Never", "--env", "A=1", "--env=B=x=y", "--labels", "app=e,tier=t",
-            "--command", "--", "printenv",
+            "run",
+            "e",
+            "--image=busybox",
+            "--restart=Never",
+            "--env",
+            "A=1",
+            "--env=B=x=y",
+            "--labels",
+            "app=e,tier=t",
+            "--command",
+            "--",
+            "printenv",
         ]))
         .unwrap();
         assert_eq!(pod["spec"]["restartPolicy"], "Never");
         assert_eq!(pod["spec"]["containers"][0]["command"], json!(["printenv"]));
-        assert_eq!(pod["spec"]["containers"][0]["env"], json!([{"name": "A", "value": "1"}, {"name": "B", "value": "x=y"}]));
+        assert_eq!(
+            pod["spec"]["containers"][0]["env"],
+            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "x=y"}])
+        );
         assert_eq!(pod["metadata"]["labels"], json!({"app": "e", "tier": "t"}));
         assert!(pod_for(&args(&["run", "x", "--image=i", "--restart=Sometimes"])).is_err());
     }

@@ -49,15 +49,12 @@ impl For {
     pub fn met(&self, obj: &Value) -> bool {
         match self {
             For::Delete => false,
-            For::Condition { name, value } => obj
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .any(|c| {
+            For::Condition { name, value } => {
+                obj.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().any(|c| {
                     c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(name))
                         && c.get("status").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case(value))
-                }),
+                })
+            }
             For::JsonPath { path, value } => {
                 let found = path.values(obj);
                 match value {
@@ -83,7 +80,13 @@ pub async fn run(ctx: &Ctx, a: WaitArgs) -> Result<(), CliError> {
             q.push(("labelSelector", l.clone()));
         }
         let list = ctx.list_all(&t.resource.collection_path(Some(&ctx.namespace)), &q, "application/json", 500).await?;
-        items.extend(list.get("items").and_then(Value::as_array).into_iter().flatten().map(|o| (t.resource, name_of(o).to_string())));
+        items.extend(
+            list.get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|o| (t.resource, name_of(o).to_string())),
+        );
     }
     if items.is_empty() {
         return Err(CliError::usage("no matching resources found"));

@@ -39,11 +39,36 @@ fn emit_map(m: &serde_json::Map<String, Value>, indent: usize, lines: &mut Vec<S
             }
             other => {
                 let (inline, extra) = scalar(other, indent + 2);
-                lines.push(format!("{key} {inline}"));
+                let start = key.chars().count() + 1;
+                lines.push(format!("{key} {}", fold(&inline, start, indent + 2)));
                 lines.extend(extra);
             }
         }
     }
+}
+
+/// Go's YAML emitter breaks plain and quoted scalars at a space once the line is past 80
+/// columns (when the next character is not a space too); continuation lines are indented.
+fn fold(text: &str, start_col: usize, indent: usize) -> String {
+    if text.starts_with('|') || start_col + text.chars().count() <= 80 {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut col = start_col;
+    for (i, &c) in chars.iter().enumerate() {
+        let prev_space = i > 0 && chars[i - 1] == ' ';
+        let next_space = chars.get(i + 1) == Some(&' ');
+        if c == ' ' && !prev_space && col > 80 && !next_space && i + 1 < chars.len() {
+            out.push('\n');
+            out.push_str(&pad(indent));
+            col = indent;
+            continue;
+        }
+        out.push(c);
+        col += 1;
+    }
+    out
 }
 
 fn emit_list(items: &[Value], indent: usize, lines: &mut Vec<String>) {
@@ -63,7 +88,7 @@ fn emit_list(items: &[Value], indent: usize, lines: &mut Vec<String>) {
             }
             other => {
                 let (inline, extra) = scalar(other, indent + 2);
-                lines.push(format!("{}- {inline}", pad(indent)));
+                lines.push(format!("{}- {}", pad(indent), fold(&inline, indent + 2, indent + 2)));
                 lines.extend(extra);
             }
         }
@@ -93,8 +118,10 @@ fn scalar(v: &Value, indent: usize) -> (String, Vec<String>) {
                 _ => "|+",
             };
             let body = if trailing == 0 { s.as_str() } else { &s[..s.len() - 1] };
-            let block: Vec<String> =
-                body.split('\n').map(|l| if l.is_empty() { String::new() } else { format!("{}{l}", pad(indent)) }).collect();
+            let block: Vec<String> = body
+                .split('\n')
+                .map(|l| if l.is_empty() { String::new() } else { format!("{}{l}", pad(indent)) })
+                .collect();
             (chomp.into(), block)
         }
         Value::String(s) => (quote_str(s), vec![]),
@@ -248,6 +275,18 @@ spec:
 status: {}
 ";
         assert_eq!(to_yaml(&pod), expect);
+    }
+
+    #[test]
+    fn long_strings_fold_at_80_columns_like_go() {
+        let msg = "container nginx1 has no command: the process runtime runs command and args on the host and does not read images";
+        let doc = json!({"status": {"containerStatuses": [{"state": {"waiting": {"message": msg}}}]}});
+        let expect = "status:\n  containerStatuses:\n  - state:\n      waiting:\n        message: 'container nginx1 has no command: the process runtime runs command\n          and args on the host and does not read images'\n";
+        assert_eq!(to_yaml(&doc), expect);
+        let words = "word ".repeat(30);
+        let folded = to_yaml(&json!({"k": words.trim()}));
+        assert!(folded.lines().all(|l| l.len() <= 90), "{folded}");
+        assert_eq!(folded.replace("\n  ", " "), format!("k: {}\n", words.trim()));
     }
 
     #[test]

@@ -69,11 +69,7 @@ fn kubeconfig_paths(opts: &ConnectOptions) -> Vec<PathBuf> {
     if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         return std::env::split_paths(&list).filter(|p| p.exists()).collect();
     }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".kube/config"))
-        .filter(|p| p.exists())
-        .into_iter()
-        .collect()
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")).filter(|p| p.exists()).into_iter().collect()
 }
 
 fn read_merged(paths: &[PathBuf]) -> Result<kube::config::Kubeconfig, ClientError> {

@@ -149,6 +149,8 @@ fn identities(config: &NodeAgentConfig, runtime: &str, port: u16) -> Vec<NodeIde
         (cpu, memory, node::disk_bytes(&config.data_dir))
     };
     let count = if config.runtime == RuntimeKind::Sim { config.sim_nodes.max(1) } else { 1 };
+    let process_cidr = (config.runtime == RuntimeKind::Process)
+        .then(|| runtime::process::claim_pod_cidr(&config.data_dir.join("runtime")));
     (0..count)
         .map(|i| {
             let name = if count == 1 { config.node_name.clone() } else { format!("{}-{i}", config.node_name) };
@@ -156,7 +158,7 @@ fn identities(config: &NodeAgentConfig, runtime: &str, port: u16) -> Vec<NodeIde
                 hostname: name.clone(),
                 name,
                 internal_ip: ip.clone(),
-                pod_cidr: ipam::node_cidr(i),
+                pod_cidr: process_cidr.clone().unwrap_or_else(|| ipam::node_cidr(i)),
                 kubelet_port: port,
                 cpu_millis: cpu,
                 memory_bytes: memory,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -281,8 +281,11 @@ async fn run_exec(agent: Arc<Agent>, id: String, request: ExecRequest, want_stdo
     let mut frame = vec![STATUS];
     frame.extend_from_slice(exit_status(code).to_string().as_bytes());
     let _ = sink.send(Message::Binary(frame.into())).await;
-    let _ = sink.send(Message::Close(None)).await;
-    input.abort();
+    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() }))).await;
+    // Let the client answer the close before the connection goes.
+    let abort = input.abort_handle();
+    let _ = tokio::time::timeout(Duration::from_secs(2), input).await;
+    abort.abort();
     for p in pumps {
         p.abort();
     }

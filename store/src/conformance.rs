@@ -432,8 +432,13 @@ async fn range_and_watch_match_a_model<S: Store>(s: Arc<S>) {
     let mut snapshots: Vec<(Revision, BTreeMap<String, KeyValue>)> = vec![(base, BTreeMap::new())];
     for step in 0..250 {
         let mut ops = Vec::new();
+        let mut used = HashSet::new();
         for _ in 0..=rng.below(3) {
             let key = format!("{p}k{:02}", rng.below(16));
+            // etcd refuses a transaction that writes one key twice.
+            if !used.insert(key.clone()) {
+                continue;
+            }
             if rng.below(3) == 0 {
                 ops.push(TxnOp::Delete { key });
             } else {
@@ -497,11 +502,7 @@ async fn range_and_watch_match_a_model<S: Store>(s: Arc<S>) {
             EventKind::Put => assert_eq!(after.get(&e.kv.key), Some(&e.kv), "{e:?}"),
             EventKind::Delete => assert!(!after.contains_key(&e.kv.key), "{e:?}"),
         }
-        // Within one transaction a key can change twice; its first event's prev is the old state.
-        let first_in_txn = events.iter().find(|o| o.revision() == e.revision() && o.kv.key == e.kv.key);
-        if first_in_txn.is_some_and(|f| std::ptr::eq(f, e)) {
-            assert_eq!(e.prev_kv.as_ref(), before.get(&e.kv.key), "prev of {e:?}");
-        }
+        assert_eq!(e.prev_kv.as_ref(), before.get(&e.kv.key), "prev of {e:?}");
     }
     let revisions: HashSet<Revision> = events.iter().map(Event::revision).collect();
     assert_eq!(revisions.len(), snapshots.len() - 1, "one revision per writing transaction, each watched");

@@ -24,7 +24,7 @@ use crate::{
 /// Tuning of a [`SledStore`].
 #[derive(Clone, Debug)]
 pub struct SledOptions {
-    /// sled's page cache size.
+    /// sled's page cache size (default 64 MiB; the API server keeps its own cache of objects).
     pub cache_capacity_bytes: u64,
     /// Events kept in memory for watches and past-revision reads. Older revisions are compacted.
     pub history_capacity: usize,
@@ -40,7 +40,7 @@ pub struct SledOptions {
 impl Default for SledOptions {
     fn default() -> Self {
         SledOptions {
-            cache_capacity_bytes: 256 * 1024 * 1024,
+            cache_capacity_bytes: 64 * 1024 * 1024,
             history_capacity: 200_000,
             flush_every_ms: 500,
             watch_buffer: 1024,

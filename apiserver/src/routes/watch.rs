@@ -26,6 +26,7 @@ use crate::table;
 use crate::AppState;
 
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+const SLOW_CLIENT: Duration = Duration::from_secs(10);
 
 pub async fn watch(state: &AppState, t: &Target, opts: ListOptions, output: Output) -> Response {
     let prefix = t.res.list_prefix(t.namespace.as_deref());
@@ -209,7 +210,13 @@ impl Watcher {
                 event_line(kind.as_str(), &table::partial_metadata(&v))
             }
         };
-        self.tx.send(line).await.is_ok()
+        self.push(line).await
+    }
+
+    /// Queues a line for the client; a client that takes longer than [`SLOW_CLIENT`] to make room
+    /// is dropped.
+    async fn push(&self, line: Bytes) -> bool {
+        matches!(tokio::time::timeout(SLOW_CLIENT, self.tx.send(line)).await, Ok(Ok(())))
     }
 
     async fn bookmark(&mut self, rv: i64, initial_end: bool) -> bool {
@@ -224,6 +231,6 @@ impl Watcher {
             }),
             _ => json!({ "kind": self.res.kind, "apiVersion": self.res.api_version(), "metadata": meta }),
         };
-        self.tx.send(event_line("BOOKMARK", &object)).await.is_ok()
+        self.push(event_line("BOOKMARK", &object)).await
     }
 }

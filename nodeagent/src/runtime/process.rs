@@ -389,6 +389,43 @@ async fn run_cmd(prog: &str, args: &[&str]) -> Result<(), RuntimeError> {
     }
 }
 
+/// The node's podCIDR: kept in `state_dir` across restarts; chosen the first time as a /24 of
+/// 10.244.0.0/16 that no other agent on this host uses on the bridge.
+pub fn claim_pod_cidr(state_dir: &Path) -> String {
+    let file = state_dir.join("pod-cidr");
+    if let Ok(s) = std::fs::read_to_string(&file) {
+        if crate::ipam::Ipam::new(s.trim()).is_some() {
+            return s.trim().to_owned();
+        }
+    }
+    let used: Vec<u8> = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", BRIDGE])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("10.244."))
+        .filter_map(|rest| rest.split('.').next()?.parse().ok())
+        .collect();
+    // Start from a spot derived from the state dir, so agents started together rarely collide.
+    let seed = state_dir.display().to_string().bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let start = u8::try_from(seed % 256).unwrap_or(0);
+    let free = (0..=255u8).map(|i| start.wrapping_add(i)).find(|x| !used.contains(x)).unwrap_or(start);
+    let cidr = format!("10.244.{free}.0/24");
+    let _ = std::fs::create_dir_all(state_dir);
+    let _ = std::fs::write(&file, &cidr);
+    if nix::unistd::geteuid().is_root() && which("ip") {
+        // Claim it at once: the gateway address on the bridge marks the subnet as taken.
+        let ip = |args: &[&str]| std::process::Command::new("ip").args(args).output();
+        if !Path::new(&format!("/sys/class/net/{BRIDGE}")).exists() {
+            let _ = ip(&["link", "add", BRIDGE, "type", "bridge"]);
+        }
+        let _ = ip(&["addr", "add", &format!("10.244.{free}.1/24"), "dev", BRIDGE]);
+        let _ = ip(&["link", "set", BRIDGE, "up"]);
+    }
+    cidr
+}
+
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
