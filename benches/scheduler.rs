@@ -69,7 +69,9 @@ fn spawn(args: &[&str], ready: &str, capture: Option<&str>) -> (Proc, String) {
         let line = lines.next().expect("minik exited early").expect("read stderr");
         if line.contains(ready) {
             break capture
-                .and_then(|c| line.find(c).map(|p| line[p + c.len()..].split_whitespace().next().unwrap_or("").to_string()))
+                .and_then(|c| {
+                    line.find(c).map(|p| line[p + c.len()..].split_whitespace().next().unwrap_or("").to_string())
+                })
                 .unwrap_or_default();
         }
     };
@@ -185,9 +187,10 @@ async fn run_case(nodes: usize, pods: usize, mode: &'static str) -> Row {
     let (api, url) =
         spawn(&["apiserver", "--listen", "127.0.0.1:0", "--data-dir", &data], "listening on ", Some("listening on "));
     let http = reqwest::Client::new();
-    let kube_client = minik_client::connect(&minik_client::ConnectOptions { server: Some(url.clone()), ..Default::default() })
-        .await
-        .expect("client");
+    let kube_client =
+        minik_client::connect(&minik_client::ConnectOptions { server: Some(url.clone()), ..Default::default() })
+            .await
+            .expect("client");
 
     let t = Instant::now();
     create_nodes(&http, &url, nodes).await;
@@ -213,7 +216,8 @@ async fn run_case(nodes: usize, pods: usize, mode: &'static str) -> Row {
         sent = create_pods(&http, &url, pods).await;
     }
     let (api_cpu0, sched_cpu0, bench_cpu0) = cpu0;
-    let bound = tokio::time::timeout(Duration::from_secs(600), bound).await.expect("all pods bound in time").expect("watch");
+    let bound =
+        tokio::time::timeout(Duration::from_secs(600), bound).await.expect("all pods bound in time").expect("watch");
     let last = bound.values().max().copied().unwrap_or(start);
     let wall = last.saturating_duration_since(start).as_secs_f64();
     let mut lat: Vec<f64> = bound
@@ -243,8 +247,10 @@ fn main() {
     let quick = std::env::var_os("MINIK_BENCH_QUICK").is_some();
     let (node_counts, pods): (&[usize], usize) = if quick { (&[100, 500], 1000) } else { (&[1000, 5000], 10_000) };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    println!("scheduler benchmark: {} CPUs, pods request 10m CPU / 16Mi; nodes 32 CPU / 128Gi / 110 pods",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "scheduler benchmark: {} CPUs, pods request 10m CPU / 16Mi; nodes 32 CPU / 128Gi / 110 pods",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
     println!(
         "{:>6} {:>6} {:>8} {:>10} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9}  setup",
         "nodes", "pods", "mode", "binds/s", "p50 ms", "p99 ms", "wall s", "api cpu", "sched cpu", "bench cpu"
@@ -254,7 +260,17 @@ fn main() {
             let r = rt.block_on(run_case(nodes, pods, mode));
             println!(
                 "{:>6} {:>6} {:>8} {:>10.0} {:>10.1} {:>10.1} {:>8.2} {:>9.2} {:>9.2} {:>9.2}  {}",
-                r.nodes, r.pods, r.mode, r.rate, r.p50_ms, r.p99_ms, r.wall, r.api_cpu, r.sched_cpu, r.bench_cpu, r.setup
+                r.nodes,
+                r.pods,
+                r.mode,
+                r.rate,
+                r.p50_ms,
+                r.p99_ms,
+                r.wall,
+                r.api_cpu,
+                r.sched_cpu,
+                r.bench_cpu,
+                r.setup
             );
         }
     }

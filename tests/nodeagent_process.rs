@@ -33,7 +33,12 @@ impl Cluster {
     async fn connect(minik: Minik) -> Cluster {
         let opts = minik_client::ConnectOptions { server: Some(minik.url.clone()), ..Default::default() };
         let client = minik_client::connect(&opts).await.unwrap();
-        Cluster { pods: Api::namespaced(client.clone(), "default"), events: Api::namespaced(client, "default"), minik, _keep: None }
+        Cluster {
+            pods: Api::namespaced(client.clone(), "default"),
+            events: Api::namespaced(client, "default"),
+            minik,
+            _keep: None,
+        }
     }
 
     /// SIGKILLs `minik` (agent included) and starts it again on the same data.
@@ -140,7 +145,9 @@ impl Drop for Cluster {
 /// Pods outlive their agent by design; tests clean up after themselves from the runtime's state.
 fn kill_pods(runtime_dir: &Path) {
     let mut pids = Vec::new();
-    for (sub, file, key) in [("containers", "started.json", "pid"), ("containers", "shim.json", ""), ("sandboxes", "sandbox.json", "pause")] {
+    for (sub, file, key) in
+        [("containers", "started.json", "pid"), ("containers", "shim.json", ""), ("sandboxes", "sandbox.json", "pause")]
+    {
         let Ok(entries) = std::fs::read_dir(runtime_dir.join(sub)) else { continue };
         for e in entries.flatten() {
             let Ok(text) = std::fs::read_to_string(e.path().join(file)) else { continue };
@@ -227,7 +234,7 @@ async fn seed_pods_share_volumes_and_localhost_env_exec_and_logs() {
         "metadata": {"name": "test-env-demo", "labels": {"app": "env"}},
         "spec": {"containers": [{
             "name": "test-env-demo-container", "image": "goweb-demo",
-            "command": ["sh", "-c"], "args": ["echo started $(SAVE_TIME) $$(SAVE_TIME); sleep 3600"],
+            "command": ["sh", "-c"], "args": ["echo started $(SAVE_TIME) '$$(SAVE_TIME)'; sleep 3600"],
             "resources": {"requests": {"memory": "32Mi", "cpu": "125m"}, "limits": {"memory": "64Mi", "cpu": "250m"}},
             "env": [
                 {"name": "SAVE_TIME", "value": "60"},
@@ -289,7 +296,11 @@ async fn seed_pods_share_volumes_and_localhost_env_exec_and_logs() {
 
     // A container without a command cannot run on the process runtime.
     c.create(json!({"metadata": {"name": "nocmd"}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}})).await;
-    let pod = c.wait("nocmd", "CreateContainerConfigError", T, |p| waiting_reason(p, "web").as_deref() == Some("CreateContainerConfigError")).await;
+    let pod = c
+        .wait("nocmd", "CreateContainerConfigError", T, |p| {
+            waiting_reason(p, "web").as_deref() == Some("CreateContainerConfigError")
+        })
+        .await;
     let msg = container_status(&pod, "web").unwrap().state.clone().unwrap().waiting.unwrap().message.unwrap();
     assert!(msg.contains("has no command"), "{msg}");
 }
@@ -325,7 +336,8 @@ async fn init_containers_hooks_and_graceful_deletion() {
     .await;
     let pod = c
         .wait("init-demo", "the first init container running", T, |p| {
-            container_status(p, "init-myservice-1").is_some_and(|s| s.state.as_ref().is_some_and(|st| st.running.is_some()))
+            container_status(p, "init-myservice-1")
+                .is_some_and(|s| s.state.as_ref().is_some_and(|st| st.running.is_some()))
         })
         .await;
     assert_eq!(phase(&pod), "Pending");
@@ -448,16 +460,27 @@ async fn restart_policies_backoff_and_previous_logs() {
     assert_eq!(c.logs("never", "c", false).await, "bye\n");
 
     // Always: restarted at once, then after 10 s (CrashLoopBackOff), keeping lastState.
-    let pod = c.wait("always", "CrashLoopBackOff", T, |p| waiting_reason(p, "c").as_deref() == Some("CrashLoopBackOff")).await;
+    let pod = c
+        .wait("always", "CrashLoopBackOff", T, |p| waiting_reason(p, "c").as_deref() == Some("CrashLoopBackOff"))
+        .await;
     assert_eq!(phase(&pod), "Running");
     assert!(restarts(&pod, "c") >= 1);
     let cs = container_status(&pod, "c").unwrap();
-    assert!(cs.state.clone().unwrap().waiting.unwrap().message.unwrap().starts_with("back-off 10s restarting failed container=c"));
+    assert!(cs
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap()
+        .message
+        .unwrap()
+        .starts_with("back-off 10s restarting failed container=c"));
     assert_eq!(cs.last_state.clone().unwrap().terminated.unwrap().exit_code, 1);
     assert_eq!(c.logs("always", "c", true).await, "run\n");
     let first = Instant::now();
     let n = restarts(&pod, "c");
-    let pod = c.wait("always", "the restart after the back-off", Duration::from_secs(25), |p| restarts(p, "c") > n).await;
+    let pod =
+        c.wait("always", "the restart after the back-off", Duration::from_secs(25), |p| restarts(p, "c") > n).await;
     assert!(first.elapsed() > Duration::from_secs(5), "back-off respected, restarted after {:?}", first.elapsed());
     assert!(restarts(&pod, "c") >= 2);
     assert!(c.event_reasons("always").await.iter().any(|r| r == "BackOff"));
@@ -485,9 +508,8 @@ async fn static_pods_mirrors_and_agent_restart_adoption() {
     let before = container_status(&mirror, "test-container").unwrap().container_id.clone();
     c.pods.delete("test-static-pod-node01", &DeleteParams::default()).await.unwrap();
     let old_uid = mirror.metadata.uid.clone();
-    let back = c
-        .wait("test-static-pod-node01", "the mirror back", T, |p| p.metadata.uid != old_uid && running(p))
-        .await;
+    let back =
+        c.wait("test-static-pod-node01", "the mirror back", T, |p| p.metadata.uid != old_uid && running(p)).await;
     assert_eq!(container_status(&back, "test-container").unwrap().container_id, before);
 
     // An API pod, then the agent is killed and restarted: nothing restarts.

@@ -156,7 +156,8 @@ async fn selectors_affinity_and_taints() {
     )
     .await;
     create_node(&c, node("cordoned", "4", json!({"spec": {"unschedulable": true}}))).await;
-    create_node(&c, node("notready", "4", json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}))).await;
+    create_node(&c, node("notready", "4", json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}})))
+        .await;
     let (stop, sched) = start_scheduler(&c);
     let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
     let pp = PostParams::default();
@@ -193,7 +194,8 @@ async fn selectors_affinity_and_taints() {
     assert_eq!(wait_bound(&pods, "by-selector").await, "ssd");
     assert_eq!(wait_bound(&pods, "by-affinity").await, "hdd");
     assert_eq!(wait_bound(&pods, "tolerates-gpu").await, "gpu");
-    let scheduled = wait_event(&c, "by-selector", "Scheduled", "Successfully assigned default/by-selector to ssd").await;
+    let scheduled =
+        wait_event(&c, "by-selector", "Scheduled", "Successfully assigned default/by-selector to ssd").await;
     assert_eq!(scheduled.type_.as_deref(), Some("Normal"));
     assert_eq!(scheduled.source.and_then(|s| s.component).as_deref(), Some("default-scheduler"));
     let bound = pods.get("by-selector").await.unwrap();

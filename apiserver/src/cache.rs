@@ -82,6 +82,8 @@ pub type Batch = Arc<Vec<Arc<CacheEvent>>>;
 
 struct Inner {
     objects: BTreeMap<String, Arc<Entry>>,
+    /// Replaced on a relist, which ends every current watcher (they resume or get 410).
+    events_tx: broadcast::Sender<Batch>,
     history: VecDeque<Arc<CacheEvent>>,
     /// Every event with a revision greater than this is in `history`.
     oldest: Revision,
@@ -91,12 +93,28 @@ struct Inner {
 pub struct Cache {
     inner: RwLock<Inner>,
     rev_tx: watch::Sender<Revision>,
-    events_tx: broadcast::Sender<Batch>,
     history_capacity: usize,
 }
 
 /// How far back a watch can start, in events.
 pub const DEFAULT_HISTORY: usize = 100_000;
+/// Commit batches a watcher may fall behind before it is dropped.
+const EVENT_BUFFER: usize = 4096;
+
+/// Every object in the store, and the revision the read is consistent at.
+async fn load(store: &dyn Store) -> Result<(BTreeMap<String, Arc<Entry>>, Revision), StoreError> {
+    let resp = store.range(minik_store::RangeRequest { prefix: "/registry/".into(), ..Default::default() }).await?;
+    let mut objects = BTreeMap::new();
+    for kv in resp.kvs {
+        match entry_from_kv(&kv, kv.mod_revision) {
+            Some(e) => {
+                objects.insert(kv.key.clone(), Arc::new(e));
+            }
+            None => tracing::warn!(key = %kv.key, "skipping undecodable object in the store"),
+        }
+    }
+    Ok((objects, resp.revision))
+}
 
 impl Cache {
     /// Loads every object and starts following the store. The returned task ends on `shutdown`.
@@ -105,45 +123,70 @@ impl Cache {
         history_capacity: usize,
         shutdown: CancellationToken,
     ) -> Result<(Arc<Cache>, tokio::task::JoinHandle<()>), StoreError> {
-        let resp = store
-            .range(minik_store::RangeRequest { prefix: "/registry/".into(), ..Default::default() })
-            .await?;
-        let mut objects = BTreeMap::new();
-        for kv in resp.kvs {
-            match entry_from_kv(&kv, kv.mod_revision) {
-                Some(e) => {
-                    objects.insert(kv.key.clone(), Arc::new(e));
-                }
-                None => tracing::warn!(key = %kv.key, "skipping undecodable object in the store"),
-            }
-        }
-        let rev = resp.revision;
+        let (objects, rev) = load(store.as_ref()).await?;
         let (rev_tx, _) = watch::channel(rev);
-        let (events_tx, _) = broadcast::channel(4096);
+        let (events_tx, _) = broadcast::channel(EVENT_BUFFER);
         let cache = Arc::new(Cache {
-            inner: RwLock::new(Inner { objects, history: VecDeque::new(), oldest: rev, rev }),
+            inner: RwLock::new(Inner { objects, events_tx, history: VecDeque::new(), oldest: rev, rev }),
             rev_tx,
-            events_tx,
             history_capacity,
         });
         let mut stream = store.watch("/registry/", rev).await?;
         let c = cache.clone();
         let task = tokio::spawn(async move {
             loop {
-                tokio::select! {
+                let next = tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    next = stream.next() => match next {
-                        Some(Ok(events)) => c.apply(events),
-                        Some(Err(e)) => {
-                            tracing::error!("watch cache lost its store watch: {e}");
-                            break;
-                        }
+                    next = stream.next() => next,
+                };
+                match next {
+                    Some(Ok(events)) => c.apply(events),
+                    None => break,
+                    Some(Err(e)) => match c.resume(store.as_ref(), &e).await {
+                        Some(s) => stream = s,
                         None => break,
-                    }
+                    },
                 }
             }
         });
         Ok((cache, task))
+    }
+
+    /// After the store dropped our watch: watch again from where we are, or, if the store no
+    /// longer has that history, reload everything and end current watchers (they resume from
+    /// their own revision or are told it has expired).
+    async fn resume(&self, store: &dyn Store, cause: &StoreError) -> Option<minik_store::WatchStream> {
+        tracing::warn!("watch cache lost its store watch ({cause}); resuming");
+        loop {
+            match store.watch("/registry/", self.revision()).await {
+                Ok(s) => return Some(s),
+                Err(StoreError::Compacted { .. }) => {}
+                Err(StoreError::Closed) => return None,
+                Err(e) => {
+                    tracing::error!("cannot resume the watch cache: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            }
+            let (objects, rev) = match load(store).await {
+                Ok(loaded) => loaded,
+                Err(StoreError::Closed) => return None,
+                Err(e) => {
+                    tracing::error!("cannot reload the watch cache: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            {
+                let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+                inner.objects = objects;
+                inner.history.clear();
+                inner.oldest = rev;
+                inner.rev = rev;
+                inner.events_tx = broadcast::channel(EVENT_BUFFER).0;
+            }
+            self.rev_tx.send_replace(rev);
+        }
     }
 
     fn apply(&self, events: Vec<Event>) {
@@ -187,7 +230,8 @@ impl Cache {
             }
         }
         if !batch.is_empty() {
-            let _ = self.events_tx.send(Arc::new(batch));
+            let tx = self.inner.read().unwrap_or_else(|p| p.into_inner()).events_tx.clone();
+            let _ = tx.send(Arc::new(batch));
         }
         if last > 0 {
             self.rev_tx.send_if_modified(|r| {
@@ -262,7 +306,7 @@ impl Cache {
         if after < inner.oldest {
             return Err(inner.oldest);
         }
-        let rx = self.events_tx.subscribe();
+        let rx = inner.events_tx.subscribe();
         let start = inner.history.partition_point(|e| e.rv <= after);
         let replay = inner.history.range(start..).cloned().collect();
         Ok((replay, rx))
@@ -275,7 +319,7 @@ impl Cache {
         filter: &(dyn Fn(&Entry) -> bool + Sync),
     ) -> (Vec<Arc<Entry>>, Revision, broadcast::Receiver<Batch>) {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        let rx = self.events_tx.subscribe();
+        let rx = inner.events_tx.subscribe();
         let items = inner
             .objects
             .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))

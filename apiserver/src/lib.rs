@@ -92,7 +92,7 @@ impl ApiServer {
         let store_dir = config.data_dir.join("store");
         let store_err = |source| ApiServerError::Store { path: store_dir.display().to_string(), source };
         std::fs::create_dir_all(&store_dir).map_err(|e| store_err(StoreError::Backend(e.to_string())))?;
-        let store = Arc::new(SledStore::open(&store_dir, SledOptions::default()).await.map_err(store_err)?);
+        let store = Arc::new(SledStore::open(&store_dir, SledOptions { history_capacity: 50_000, ..Default::default() }).await.map_err(store_err)?);
         let shutdown = CancellationToken::new();
         let dyn_store: Arc<dyn Store> = store.clone();
         let (cache, cache_task) = cache::Cache::start(dyn_store.clone(), cache::DEFAULT_HISTORY, shutdown.clone())

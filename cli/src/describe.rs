@@ -411,7 +411,13 @@ fn with_percent(q: Quantity, of: Quantity) -> String {
 }
 
 /// The whole `describe node` text; `pods` are the node's non-terminated pods.
-pub fn node_text(node: &Value, pods: &[Value], lease: Option<&Value>, evs: Option<&[Value]>, now: Timestamp) -> String {
+pub fn node_text(
+    node: &Value,
+    pods: &[Value],
+    lease: Result<&Value, String>,
+    evs: Option<&[Value]>,
+    now: Timestamp,
+) -> String {
     let mut o = Out::default();
     o.line(0, &format!("Name:\t{}", s(node, "/metadata/name")));
     o.line(0, &format!("Roles:\t{}", printers::node_roles(node)));
@@ -436,7 +442,7 @@ pub fn node_text(node: &Value, pods: &[Value], lease: Option<&Value>, evs: Optio
         &format!("Unschedulable:\t{}", node.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false)),
     );
     match lease {
-        Some(l) => {
+        Ok(l) => {
             o.line(0, "Lease:");
             let holder = s(l, "/spec/holderIdentity");
             o.line(1, &format!("HolderIdentity:\t{}", if holder.is_empty() { "<unset>" } else { holder }));
@@ -451,12 +457,9 @@ pub fn node_text(node: &Value, pods: &[Value], lease: Option<&Value>, evs: Optio
             o.line(1, &format!("AcquireTime:\t{}", t("/spec/acquireTime")));
             o.line(1, &format!("RenewTime:\t{}", t("/spec/renewTime")));
         }
-        None => o.line(
+        Err(message) => o.line(
             0,
-            &format!(
-                "Lease:\tFailed to get lease: leases.coordination.k8s.io {:?} not found",
-                s(node, "/metadata/name")
-            ),
+            &format!("Lease:\tFailed to get lease: {message}"),
         ),
     }
     let conds = arr(node, "/status/conditions");
@@ -479,22 +482,20 @@ pub fn node_text(node: &Value, pods: &[Value], lease: Option<&Value>, evs: Optio
             );
         }
     }
-    let addrs = arr(node, "/status/addresses");
-    if !addrs.is_empty() {
-        o.line(0, "Addresses:");
-        for a in addrs {
-            o.line(1, &format!("{}:\t{}", s(a, "/type"), s(a, "/address")));
-        }
+    o.line(0, "Addresses:");
+    for a in arr(node, "/status/addresses") {
+        o.line(1, &format!("{}:\t{}", s(a, "/type"), s(a, "/address")));
     }
     for (key, label) in [("capacity", "Capacity"), ("allocatable", "Allocatable")] {
-        if let Some(m) = node.pointer(&format!("/status/{key}")).and_then(Value::as_object) {
+        if let Some(m) = node.pointer(&format!("/status/{key}")).and_then(Value::as_object).filter(|m| !m.is_empty()) {
             o.line(0, &format!("{label}:"));
             for (k, v) in m {
                 o.line(1, &format!("{k}:\t{}", v.as_str().unwrap_or("")));
             }
         }
     }
-    if let Some(info) = node.pointer("/status/nodeInfo") {
+    {
+        let info = node.pointer("/status/nodeInfo").unwrap_or(&Value::Null);
         o.line(0, "System Info:");
         for (k, label) in [
             ("machineID", "Machine ID"),
@@ -600,9 +601,12 @@ pub async fn run(ctx: &Ctx, a: DescribeArgs) -> Result<(), CliError> {
                             &[],
                         )
                         .await
-                        .ok();
+                        .map_err(|e| match e {
+                            CliError::Api { status, .. } => status.message,
+                            other => other.to_string(),
+                        });
                     let evs = involved_events(ctx, &obj, "Node").await;
-                    node_text(&obj, &pods, lease.as_ref(), Some(&evs), now)
+                    node_text(&obj, &pods, lease.as_ref().map_err(Clone::clone), Some(&evs), now)
                 }
                 _ => {
                     let mut o = Out::default();
@@ -756,18 +760,19 @@ Events:
                                      "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ready",
                                                      "lastHeartbeatTime": "2024-05-01T11:59:00Z", "lastTransitionTime": "2024-05-01T00:00:00Z"}],
                                      "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}});
-        let text = node_text(&node, &[pod()], None, Some(&[]), now());
+        let text = node_text(&node, &[pod()], Err("leases.coordination.k8s.io \"node1\" not found".into()), Some(&[]), now());
         assert!(text.contains("Roles:              <none>\n"), "{text}");
-        assert!(text.contains("Non-terminated Pods:  (1 in total)\n"), "{text}");
+        assert!(text.contains("Non-terminated Pods:          (1 in total)\n"), "{text}");
         assert!(text.contains("  cpu                100m (5%)  0 (0%)\n"), "{text}");
         assert!(text.contains("  ephemeral-storage  0 (0%)     0 (0%)\n"), "{text}");
         assert!(
             text.contains(
-                "  default             test-pod1    100m (5%)     0 (0%)      0 (0%)           0 (0%)         60m\n"
+                "  default                     test-pod1    100m (5%)     0 (0%)      0 (0%)           0 (0%)         60m\n"
             ),
             "{text}"
         );
-        assert!(text.contains("Lease:              Failed to get lease"), "{text}");
+        assert!(text.contains("Lease:              Failed to get lease: leases.coordination.k8s.io \"node1\" not found\n"));
+        assert!(text.contains("System Info:\n  Machine ID:                 \n"), "{text}");
         assert!(text.ends_with("Events:              <none>\n"), "{text}");
     }
 }

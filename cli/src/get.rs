@@ -254,8 +254,6 @@ pub async fn run(ctx: &Ctx, a: GetArgs) -> Result<(), CliError> {
         }
     } else if format.is_table() && !printed_any && errors.is_empty() && !a.watch_only && !a.watch {
         eprintln!("{}", no_resources(ns, targets.iter().any(|t| t.resource.namespaced)));
-    } else if format.is_table() && !printed_any && errors.is_empty() && a.watch && !a.watch_only {
-        eprintln!("{}", no_resources(ns, targets.iter().any(|t| t.resource.namespaced)));
     }
 
     if !errors.is_empty() {
@@ -451,7 +449,7 @@ mod tests {
             lines[0],
             "NAMESPACE   NAME      READY   STATUS    RESTARTS        AGE     IP         NODE     APP   TIER   LABELS"
         );
-        assert_eq!(lines[1], "default     pod/web   1/1     Running   1 (3m49s ago)   5d10h   10.0.0.1   n1       web   fe     app=web,app.kubernetes.io/tier=fe");
+        assert_eq!(lines[1], "default     pod/web   1/1     Running   1 (3m49s ago)   5d10h   10.0.0.1   n1       web   fe     app.kubernetes.io/tier=fe,app=web");
         assert_eq!(
             lines[2],
             "other       pod/db    0/1     Pending   0               3s      <none>     <none>                <none>"

@@ -63,9 +63,11 @@ pub fn patch_for(
             Change::Set(k, v) => {
                 if let Some(old) = current.and_then(|c| c.get(k)).and_then(Value::as_str) {
                     if !overwrite {
-                        return Err(CliError::usage(format!(
-                            "'{k}' already has a value ({old}), and --overwrite is false"
-                        )));
+                        return Err(CliError::usage(if field == "annotations" {
+                            format!("--overwrite is false but found the following declared annotation(s): '{k}' already has a value ({old})")
+                        } else {
+                            format!("'{k}' already has a value ({old}), and --overwrite is false")
+                        }));
                     }
                 }
                 m.insert(k.clone(), Value::String(v.clone()));
@@ -100,7 +102,7 @@ pub async fn label_or_annotate(ctx: &Ctx, a: MetaArgs, field: &str) -> Result<()
     let (manager, done, undone) = if field == "labels" {
         ("kubectl-label", "labeled", "unlabeled")
     } else {
-        ("kubectl-annotate", "annotated", "unannotated")
+        ("kubectl-annotate", "annotated", "annotated")
     };
     let only_removals = changes.iter().all(|c| matches!(c, Change::Remove(_)));
     for (r, name) in targets {
@@ -162,6 +164,11 @@ mod tests {
         let cur: Map<String, Value> = serde_json::from_value(json!({"a": "b"})).unwrap();
         let e = patch_for("labels", Some(&cur), &[Change::Set("a".into(), "c".into())], false).unwrap_err();
         assert_eq!(e.message().unwrap(), "error: 'a' already has a value (b), and --overwrite is false");
+        let e = patch_for("annotations", Some(&cur), &[Change::Set("a".into(), "c".into())], false).unwrap_err();
+        assert_eq!(
+            e.message().unwrap(),
+            "error: --overwrite is false but found the following declared annotation(s): 'a' already has a value (b)"
+        );
         let p = patch_for("labels", Some(&cur), &[Change::Set("a".into(), "c".into())], true).unwrap();
         assert_eq!(p, json!({"metadata": {"labels": {"a": "c"}}}));
         let p = patch_for("annotations", None, &[Change::Remove("a".into())], false).unwrap();

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::error::CliError;
-use crate::jsonpath::{text_of, Template};
+use crate::jsonpath::Template;
 use crate::resource::Resource;
 use crate::yaml::to_yaml;
 
@@ -65,12 +65,26 @@ pub fn parse_custom_columns(spec: &str) -> Result<Vec<(String, Template)>, CliEr
 }
 
 /// One custom-columns cell: the selected values joined by commas, `<none>` when there are none.
+/// Values print as Go's `%v` prints them (`map[k:v]`, `[a b]`), as in kubectl.
 pub fn custom_cell(t: &Template, obj: &Value) -> String {
-    let vals: Vec<String> = t.values(obj).into_iter().filter(|v| !v.is_null()).map(text_of).collect();
+    let vals: Vec<String> = t.values(obj).into_iter().filter(|v| !v.is_null()).map(go_value).collect();
     if vals.is_empty() {
         "<none>".into()
     } else {
         vals.join(",")
+    }
+}
+
+/// Go's `fmt` `%v` of a decoded JSON value.
+pub fn go_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "<nil>".into(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_value).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) => {
+            format!("map[{}]", m.iter().map(|(k, v)| format!("{k}:{}", go_value(v))).collect::<Vec<_>>().join(" "))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -161,7 +175,9 @@ pub fn labels_text(labels: Option<&Value>) -> String {
     if m.is_empty() {
         return "<none>".into();
     }
-    m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")
+    let mut pairs: Vec<String> = m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+    pairs.sort();
+    pairs.join(",")
 }
 
 #[cfg(test)]
@@ -193,6 +209,10 @@ mod tests {
         let r = crate::resource::lookup("pods").unwrap();
         let out = render_objects(&Format::CustomColumns(cols), vec![(r, pod)], false);
         assert_eq!(out, "NAME   IMAGES   NODE\np      a,b      <none>\n");
+        let cols = parse_custom_columns("L:.metadata.labels,C:.spec.containers[0].command").unwrap();
+        let pod = json!({"metadata": {"labels": {"b": "2", "a": "1"}}, "spec": {"containers": [{"command": ["sh", "-c"]}]}});
+        let out = render_objects(&Format::CustomColumns(cols), vec![(r, pod)], false);
+        assert_eq!(out, "L              C\nmap[a:1 b:2]   [sh -c]\n");
     }
 
     #[test]
@@ -211,5 +231,6 @@ mod tests {
     fn labels() {
         assert_eq!(labels_text(Some(&json!({"b": "2", "a": "1"}))), "a=1,b=2");
         assert_eq!(labels_text(None), "<none>");
+        assert_eq!(labels_text(Some(&json!({"app": "web", "app.kubernetes.io/name": "seed"}))), "app.kubernetes.io/name=seed,app=web");
     }
 }

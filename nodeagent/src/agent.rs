@@ -31,10 +31,7 @@ impl Agent {
     /// What the runtime holds for one pod.
     pub async fn observe(&self, uid: &str) -> Result<crate::plan::Observed, crate::runtime::RuntimeError> {
         let Listing { sandboxes, containers } = self.runtime.list_pod(uid).await?;
-        Ok(crate::plan::Observed {
-            sandbox: sandboxes.into_iter().max_by_key(|s| s.created_at),
-            containers,
-        })
+        Ok(crate::plan::Observed { sandbox: sandboxes.into_iter().max_by_key(|s| s.created_at), containers })
     }
 }
 
@@ -46,9 +43,8 @@ pub struct NodeCtx {
 
 impl NodeCtx {
     pub fn new(identity: NodeIdentity) -> NodeCtx {
-        let ipam = Ipam::new(&identity.pod_cidr).unwrap_or_else(|| {
-            Ipam::new("10.244.0.0/24").unwrap_or_else(|| unreachable!("a valid literal CIDR"))
-        });
+        let ipam = Ipam::new(&identity.pod_cidr)
+            .unwrap_or_else(|| Ipam::new("10.244.0.0/24").unwrap_or_else(|| unreachable!("a valid literal CIDR")));
         NodeCtx { identity, ipam: Mutex::new(ipam) }
     }
 
@@ -99,8 +95,5 @@ impl PodIndex {
 }
 
 fn key(pod: &Pod) -> (String, String) {
-    (
-        pod.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
-        pod.metadata.name.clone().unwrap_or_default(),
-    )
+    (pod.metadata.namespace.clone().unwrap_or_else(|| "default".into()), pod.metadata.name.clone().unwrap_or_default())
 }

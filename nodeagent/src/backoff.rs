@@ -32,7 +32,8 @@ mod tests {
 
     #[test]
     fn doubles_and_caps() {
-        let table = [(0, 0), (1, 10), (2, 20), (3, 40), (4, 80), (5, 160), (6, 300), (7, 300), (40, 300), (u32::MAX, 300)];
+        let table =
+            [(0, 0), (1, 10), (2, 20), (3, 40), (4, 80), (5, 160), (6, 300), (7, 300), (40, 300), (u32::MAX, 300)];
         for (level, secs) in table {
             assert_eq!(delay(level), Duration::from_secs(secs), "level {level}");
         }

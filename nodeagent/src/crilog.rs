@@ -198,7 +198,8 @@ mod tests {
                     2024-01-01T00:00:02Z stdout P t\n\
                     2024-01-01T00:00:02Z stdout F wo\n\
                     2024-01-01T00:00:03Z stdout F three\n";
-        let render_from = |n| String::from_utf8(render(&text[tail_offset(text, n)..], &RenderOptions::default()).0).unwrap();
+        let render_from =
+            |n| String::from_utf8(render(&text[tail_offset(text, n)..], &RenderOptions::default()).0).unwrap();
         assert_eq!(render_from(1), "three\n");
         assert_eq!(render_from(2), "two\nthree\n");
         assert_eq!(render_from(3), "one\ntwo\nthree\n");

@@ -319,7 +319,8 @@ mod tests {
         .unwrap()
     }
 
-    const NODE: Allocatable = Allocatable { cpu_millis: 4000, memory_bytes: 8 << 30, ephemeral_storage_bytes: 100 << 30 };
+    const NODE: Allocatable =
+        Allocatable { cpu_millis: 4000, memory_bytes: 8 << 30, ephemeral_storage_bytes: 100 << 30 };
 
     fn env_of(p: &Pod, sources: &Sources) -> Result<Vec<(String, String)>, EnvError> {
         let placement = Placement { host_ip: "192.168.0.10".into(), pod_ip: "10.244.0.7".into() };
@@ -447,10 +448,7 @@ mod tests {
         assert_eq!((cms, secrets), (vec!["cm".to_string()], vec!["missing".to_string(), "sec".to_string()]));
 
         sources.secrets.insert("sec".into(), Some(BTreeMap::new()));
-        assert_eq!(
-            env_of(&p, &sources).unwrap_err().to_string(),
-            "couldn't find key password in Secret default/sec"
-        );
+        assert_eq!(env_of(&p, &sources).unwrap_err().to_string(), "couldn't find key password in Secret default/sec");
         sources.config_maps.insert("cm".into(), None);
         assert_eq!(env_of(&p, &sources).unwrap_err().to_string(), "configmap \"cm\" not found");
     }

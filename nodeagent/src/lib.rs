@@ -172,7 +172,11 @@ fn identities(config: &NodeAgentConfig, runtime: &str, port: u16) -> Vec<NodeIde
 
 /// Runs until `shutdown` fires. Pods keep running when the agent stops; a restarted agent adopts
 /// them.
-pub async fn run(config: NodeAgentConfig, client: kube::Client, shutdown: CancellationToken) -> Result<(), NodeAgentError> {
+pub async fn run(
+    config: NodeAgentConfig,
+    client: kube::Client,
+    shutdown: CancellationToken,
+) -> Result<(), NodeAgentError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| NodeAgentError::Io { what: format!("create {}", config.data_dir.display()), source })?;
     let runtime: Arc<dyn Runtime> = match config.runtime {
@@ -186,7 +190,13 @@ pub async fn run(config: NodeAgentConfig, client: kube::Client, shutdown: Cancel
             Arc::new(runtime::process::ProcessRuntime::new(config.data_dir.join("runtime"), binary)?)
         }
         RuntimeKind::Docker => {
-            return Err(NodeAgentError::Failed("the docker runtime is not available yet; use process or sim".into()))
+            let binary = match &config.pause_binary {
+                Some(b) => b.clone(),
+                None => std::env::current_exe()
+                    .map_err(|source| NodeAgentError::Io { what: "find the minik binary".into(), source })?,
+            };
+            let docker = runtime::docker::DockerConfig::from_env(config.data_dir.join("runtime"), binary);
+            Arc::new(runtime::docker::DockerRuntime::connect(docker).await?)
         }
     };
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.kubelet_port))

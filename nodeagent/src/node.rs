@@ -46,10 +46,7 @@ impl NodeIdentity {
 /// The host's CPUs (in millicores) and memory (bytes) from /proc.
 pub fn host_cpu_memory() -> (i128, i128) {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| parse_meminfo_total(&s))
-        .unwrap_or(1 << 30);
+    let memory = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| parse_meminfo_total(&s)).unwrap_or(1 << 30);
     (i128::try_from(cpus).unwrap_or(1) * 1000, memory)
 }
 
@@ -85,7 +82,8 @@ fn quantity(s: String) -> K8sQuantity {
 }
 
 fn resources(id: &NodeIdentity) -> BTreeMap<String, K8sQuantity> {
-    let cpu = if id.cpu_millis % 1000 == 0 { (id.cpu_millis / 1000).to_string() } else { format!("{}m", id.cpu_millis) };
+    let cpu =
+        if id.cpu_millis % 1000 == 0 { (id.cpu_millis / 1000).to_string() } else { format!("{}m", id.cpu_millis) };
     BTreeMap::from([
         ("cpu".to_string(), quantity(cpu)),
         ("memory".to_string(), quantity(format!("{}Ki", id.memory_bytes / 1024))),
@@ -126,7 +124,13 @@ pub fn node_status(id: &NodeIdentity, now: Timestamp, since: &Time) -> NodeStatu
             NodeAddress { type_: "Hostname".into(), address: id.hostname.clone() },
         ]),
         conditions: Some(vec![
-            pressure("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", now, since),
+            pressure(
+                "MemoryPressure",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+                now,
+                since,
+            ),
             pressure("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now, since),
             pressure("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available", now, since),
             ready_condition(true, now, Some(since.clone())),
@@ -162,11 +166,7 @@ fn go_arch() -> &'static str {
 fn os_image() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-                .map(|v| v.trim_matches('"').to_owned())
-        })
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")).map(|v| v.trim_matches('"').to_owned()))
         .unwrap_or_else(|| "Linux".into())
 }
 
@@ -200,12 +200,13 @@ pub async fn register(nodes: &Api<Node>, id: &NodeIdentity) -> Result<Time, Node
                 "metadata": {"labels": node.metadata.labels},
                 "spec": {"podCIDR": id.pod_cidr, "podCIDRs": [id.pod_cidr]},
             });
-            nodes
-                .patch(&id.name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(|source| NodeAgentError::Api { what: format!("update node {}", id.name), source: Box::new(source) })?;
+            nodes.patch(&id.name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|source| {
+                NodeAgentError::Api { what: format!("update node {}", id.name), source: Box::new(source) }
+            })?;
         }
-        Err(source) => return Err(NodeAgentError::Api { what: format!("register node {}", id.name), source: Box::new(source) }),
+        Err(source) => {
+            return Err(NodeAgentError::Api { what: format!("register node {}", id.name), source: Box::new(source) })
+        }
     }
     // The status subresource is written separately, as kubelet does.
     let since = Time(now);
@@ -218,7 +219,10 @@ pub async fn update_status(nodes: &Api<Node>, id: &NodeIdentity, since: &Time) -
     nodes
         .patch_status(&id.name, &PatchParams::default(), &Patch::Merge(&serde_json::json!({ "status": status })))
         .await
-        .map_err(|source| NodeAgentError::Api { what: format!("update status of node {}", id.name), source: Box::new(source) })?;
+        .map_err(|source| NodeAgentError::Api {
+            what: format!("update status of node {}", id.name),
+            source: Box::new(source),
+        })?;
     Ok(())
 }
 
@@ -248,11 +252,11 @@ pub async fn renew_lease(leases: &Api<Lease>, node: &str) -> Result<(), NodeAgen
     }});
     match leases.patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => leases
-            .create(&PostParams::default(), &lease_object(node, now))
-            .await
-            .map(|_| ())
-            .map_err(|source| NodeAgentError::Api { what: format!("create lease {node}"), source: Box::new(source) }),
+        Err(kube::Error::Api(e)) if e.code == 404 => {
+            leases.create(&PostParams::default(), &lease_object(node, now)).await.map(|_| ()).map_err(|source| {
+                NodeAgentError::Api { what: format!("create lease {node}"), source: Box::new(source) }
+            })
+        }
         Err(source) => Err(NodeAgentError::Api { what: format!("renew lease {node}"), source: Box::new(source) }),
     }
 }

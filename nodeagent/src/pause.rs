@@ -114,7 +114,12 @@ fn shim(dir: PathBuf) -> Result<(), NodeAgentError> {
         .ok_or_else(|| NodeAgentError::Failed(format!("no container record in {}", dir.display())))?;
     let result = run_container(&dir, &rec);
     if let Err(message) = result {
-        let exit = ExitRecord { exit_code: 128, finished_at: Timestamp::now(), oom_killed: false, message: Some(message.clone()) };
+        let exit = ExitRecord {
+            exit_code: 128,
+            finished_at: Timestamp::now(),
+            oom_killed: false,
+            message: Some(message.clone()),
+        };
         let _ = write_json(&dir.join("exit.json"), &exit);
         return Err(NodeAgentError::Failed(message));
     }
@@ -132,8 +137,11 @@ fn run_container(dir: &Path, rec: &ContainerRecord) -> Result<(), String> {
         if !pause.alive() {
             return Err("the pod sandbox is gone".into());
         }
-        for (ns, flag) in [("ipc", CloneFlags::CLONE_NEWIPC), ("uts", CloneFlags::CLONE_NEWUTS), ("net", CloneFlags::CLONE_NEWNET)] {
-            let f = File::open(format!("/proc/{}/ns/{ns}", pause.pid)).map_err(|e| format!("cannot open the {ns} namespace: {e}"))?;
+        for (ns, flag) in
+            [("ipc", CloneFlags::CLONE_NEWIPC), ("uts", CloneFlags::CLONE_NEWUTS), ("net", CloneFlags::CLONE_NEWNET)]
+        {
+            let f = File::open(format!("/proc/{}/ns/{ns}", pause.pid))
+                .map_err(|e| format!("cannot open the {ns} namespace: {e}"))?;
             nix::sched::setns(f, flag).map_err(|e| format!("cannot join the pod's {ns} namespace: {e}"))?;
         }
     }
@@ -299,7 +307,8 @@ fn build_root(dir: &Path, rec: &ContainerRecord) -> Result<PathBuf, String> {
 fn build_dev(root: &Path) -> Result<(), String> {
     let dev = root.join("dev");
     std::fs::create_dir_all(&dev).map_err(|e| e.to_string())?;
-    mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755")).map_err(|e| format!("cannot mount /dev: {e}"))?;
+    mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755"))
+        .map_err(|e| format!("cannot mount /dev: {e}"))?;
     for d in ["null", "zero", "full", "random", "urandom", "tty"] {
         let src = Path::new("/dev").join(d);
         if src.exists() {
@@ -424,9 +433,7 @@ impl Cgroup {
         std::fs::read_to_string(f)
             .ok()
             .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("oom_kill "))
-                    .and_then(|n| n.trim().parse::<u64>().ok())
+                s.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|n| n.trim().parse::<u64>().ok())
             })
             .is_some_and(|n| n > 0)
     }

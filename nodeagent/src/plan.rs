@@ -68,11 +68,23 @@ pub enum StopReason {
 pub enum Action {
     CreateSandbox,
     /// Create and start the next instance (with `attempt`), then run its postStart hook.
-    StartContainer { name: String, init: bool, attempt: u32 },
+    StartContainer {
+        name: String,
+        init: bool,
+        attempt: u32,
+    },
     /// preStop (when deleting or unhealthy), then SIGTERM, then SIGKILL after the grace period.
-    StopContainer { id: String, name: String, reason: StopReason },
-    RemoveContainer { id: String },
-    RemoveSandbox { id: String },
+    StopContainer {
+        id: String,
+        name: String,
+        reason: StopReason,
+    },
+    RemoveContainer {
+        id: String,
+    },
+    RemoveSandbox {
+        id: String,
+    },
     /// Delete the pod from the API (gracePeriodSeconds=0 with a uid precondition).
     FinishDeletion,
 }
@@ -184,9 +196,9 @@ pub fn pod_finished(pod: &Pod, observed: &Observed, memory: &Memory) -> bool {
     let policy = RestartPolicy::of(pod);
     let main = containers(pod);
     !main.is_empty()
-        && main.iter().all(|c| {
-            observed.latest(&c.name).and_then(|l| l.exit_code()).is_some_and(|code| !policy.restarts(code))
-        })
+        && main
+            .iter()
+            .all(|c| observed.latest(&c.name).and_then(|l| l.exit_code()).is_some_and(|code| !policy.restarts(code)))
 }
 
 pub fn is_deleting(pod: &Pod) -> bool {
@@ -203,7 +215,11 @@ pub fn plan(pod: &Pod, gone: bool, observed: &Observed, memory: &Memory, now: Ti
     if matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed")) {
         // A finished pod never runs again (also not after an agent restart).
         for c in observed.containers.iter().filter(|c| c.is_running()) {
-            plan.actions.push(Action::StopContainer { id: c.id.clone(), name: c.name.clone(), reason: StopReason::PodFinished });
+            plan.actions.push(Action::StopContainer {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                reason: StopReason::PodFinished,
+            });
         }
         return plan;
     }
@@ -225,7 +241,11 @@ pub fn plan(pod: &Pod, gone: bool, observed: &Observed, memory: &Memory, now: Ti
     for c in &observed.containers {
         if !spec_names.contains(c.name.as_str()) {
             if c.is_running() {
-                plan.actions.push(Action::StopContainer { id: c.id.clone(), name: c.name.clone(), reason: StopReason::Orphaned });
+                plan.actions.push(Action::StopContainer {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    reason: StopReason::Orphaned,
+                });
             } else {
                 plan.actions.push(Action::RemoveContainer { id: c.id.clone() });
             }
@@ -277,8 +297,11 @@ impl RestartPolicy {
 }
 
 fn tear_down(observed: &Observed, finish: bool, reason: StopReason, plan: &mut Plan) {
-    let running: Vec<&ContainerInfo> =
-        observed.containers.iter().filter(|c| matches!(c.state, ContainerState::Running | ContainerState::Created)).collect();
+    let running: Vec<&ContainerInfo> = observed
+        .containers
+        .iter()
+        .filter(|c| matches!(c.state, ContainerState::Running | ContainerState::Created))
+        .collect();
     if !running.is_empty() {
         for c in running {
             plan.actions.push(Action::StopContainer { id: c.id.clone(), name: c.name.clone(), reason });
@@ -304,8 +327,11 @@ fn kill_unhealthy(observed: &Observed, memory: &Memory, plan: &mut Plan) {
 /// Keeps the newest and the previous instance of each container; older exited ones go.
 fn garbage_collect(pod: &Pod, observed: &Observed, plan: &mut Plan) {
     for c in init_containers(pod).iter().chain(containers(pod)) {
-        let keep: Vec<&str> =
-            [observed.latest(&c.name), observed.previous(&c.name)].into_iter().flatten().map(|i| i.id.as_str()).collect();
+        let keep: Vec<&str> = [observed.latest(&c.name), observed.previous(&c.name)]
+            .into_iter()
+            .flatten()
+            .map(|i| i.id.as_str())
+            .collect();
         for info in observed.containers.iter().filter(|i| i.name == c.name) {
             if !keep.contains(&info.id.as_str()) && info.exit_code().is_some() {
                 plan.actions.push(Action::RemoveContainer { id: info.id.clone() });
@@ -466,10 +492,24 @@ mod tests {
             "containers": [{"name": "app"}, {"name": "side"}]
         });
         let cases = vec![
-            Case { name: "new pod gets a sandbox first", sandbox: None, expect: vec![Action::CreateSandbox], ..Default::default() },
+            Case {
+                name: "new pod gets a sandbox first",
+                sandbox: None,
+                expect: vec![Action::CreateSandbox],
+                ..Default::default()
+            },
             Case { name: "then its container", expect: vec![start("app", false, 0)], ..Default::default() },
-            Case { name: "running: nothing to do", containers: vec![inst("app", 0, "running", 1, 0)], ..Default::default() },
-            Case { name: "init containers go first, one at a time", spec: inits.clone(), expect: vec![start("i1", true, 0)], ..Default::default() },
+            Case {
+                name: "running: nothing to do",
+                containers: vec![inst("app", 0, "running", 1, 0)],
+                ..Default::default()
+            },
+            Case {
+                name: "init containers go first, one at a time",
+                spec: inits.clone(),
+                expect: vec![start("i1", true, 0)],
+                ..Default::default()
+            },
             Case {
                 name: "second init waits for the first",
                 spec: inits.clone(),
@@ -555,7 +595,10 @@ mod tests {
             Case {
                 name: "liveness failure kills",
                 containers: vec![inst("app", 0, "running", 1, 0)],
-                memory: Memory { unhealthy: [("app-0".to_string(), StopReason::LivenessFailed)].into(), ..Default::default() },
+                memory: Memory {
+                    unhealthy: [("app-0".to_string(), StopReason::LivenessFailed)].into(),
+                    ..Default::default()
+                },
                 expect: vec![stop("app", 0, StopReason::LivenessFailed)],
                 ..Default::default()
             },
@@ -651,7 +694,8 @@ mod tests {
     #[test]
     fn finished_pods_never_start_again() {
         let mut p = pod(json!({"restartPolicy": "Never", "containers": [{"name": "app"}]}));
-        p.status = Some(k8s_openapi::api::core::v1::PodStatus { phase: Some("Succeeded".into()), ..Default::default() });
+        p.status =
+            Some(k8s_openapi::api::core::v1::PodStatus { phase: Some("Succeeded".into()), ..Default::default() });
         let got = plan(&p, false, &Observed::default(), &Memory::default(), t(0));
         assert_eq!(got.actions, vec![]);
         let observed = Observed { sandbox: Some(sandbox(true)), containers: vec![inst("app", 0, "running", 1, 0)] };

@@ -84,12 +84,25 @@ impl ProbeState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProbeEvent {
     /// The startup probe succeeded.
-    Started { id: String },
-    Ready { id: String, ready: bool },
+    Started {
+        id: String,
+    },
+    Ready {
+        id: String,
+        ready: bool,
+    },
     /// The liveness or startup probe failed past its threshold: the container must be killed.
-    Unhealthy { id: String, kind: ProbeKind },
+    Unhealthy {
+        id: String,
+        kind: ProbeKind,
+    },
     /// One failed attempt (an Unhealthy Event).
-    Failed { id: String, container: String, kind: ProbeKind, message: String },
+    Failed {
+        id: String,
+        container: String,
+        kind: ProbeKind,
+        message: String,
+    },
 }
 
 /// Where network handlers connect, and what runs exec handlers.
@@ -140,7 +153,12 @@ impl Handler {
 }
 
 /// Runs a handler once. `Err` carries the failure message (as kubelet words it).
-pub async fn run_handler(handler: &Handler, container: &Container, target: &Target, timeout: Duration) -> Result<(), String> {
+pub async fn run_handler(
+    handler: &Handler,
+    container: &Container,
+    target: &Target,
+    timeout: Duration,
+) -> Result<(), String> {
     match handler {
         Handler::Exec(argv) => {
             let out = target
@@ -213,7 +231,8 @@ fn resolve_port(port: &IntOrString, c: &Container) -> Result<u16, String> {
 /// A minimal HTTP/1.0 GET; returns the status code.
 async fn http_get(host: &str, port: u16, path: &str, headers: &[(String, String)]) -> std::io::Result<u16> {
     let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
-    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\n");
+    let mut req =
+        format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -240,7 +259,12 @@ fn secs(v: Option<i32>, default: u64) -> Duration {
 }
 
 /// Probes one running container until `cancel` fires, reporting to `events`.
-pub async fn probe_container(container: Container, target: Target, events: mpsc::UnboundedSender<ProbeEvent>, cancel: CancellationToken) {
+pub async fn probe_container(
+    container: Container,
+    target: Target,
+    events: mpsc::UnboundedSender<ProbeEvent>,
+    cancel: CancellationToken,
+) {
     let id = target.container_id.clone();
     if let Some(p) = container.startup_probe.clone() {
         let passed = cancel
@@ -342,9 +366,10 @@ mod tests {
 
     #[test]
     fn named_ports_resolve() {
-        let c: Container =
-            serde_json::from_value(serde_json::json!({"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}))
-                .unwrap();
+        let c: Container = serde_json::from_value(
+            serde_json::json!({"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}),
+        )
+        .unwrap();
         assert_eq!(resolve_port(&IntOrString::String("http".into()), &c), Ok(8080));
         assert_eq!(resolve_port(&IntOrString::Int(81), &c), Ok(81));
         assert!(resolve_port(&IntOrString::String("nope".into()), &c).is_err());
@@ -371,7 +396,11 @@ mod tests {
         };
         // The sim runtime skips network probes; a runtime that reaches the network does not.
         let c: Container = serde_json::from_value(serde_json::json!({"name": "c"})).unwrap();
-        let get = |path: &str| HTTPGetAction { path: Some(path.into()), port: IntOrString::Int(port.into()), ..Default::default() };
+        let get = |path: &str| HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::Int(port.into()),
+            ..Default::default()
+        };
         assert_eq!(run_handler(&Handler::HttpGet(get("/bad")), &c, &target, Duration::from_secs(1)).await, Ok(()));
         assert_eq!(http_get("127.0.0.1", port, "/ok", &[]).await.unwrap(), 200);
         assert_eq!(http_get("127.0.0.1", port, "/bad", &[]).await.unwrap(), 503);

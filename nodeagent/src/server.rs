@@ -200,7 +200,14 @@ pub fn exit_status(code: i32) -> serde_json::Value {
     }
 }
 
-async fn run_exec(agent: Arc<Agent>, id: String, request: ExecRequest, want_stdout: bool, want_stderr: bool, socket: WebSocket) {
+async fn run_exec(
+    agent: Arc<Agent>,
+    id: String,
+    request: ExecRequest,
+    want_stdout: bool,
+    want_stderr: bool,
+    socket: WebSocket,
+) {
     let (mut sink, mut incoming) = socket.split();
     let session = match agent.runtime.exec(&id, &request).await {
         Ok(s) => s,
@@ -277,7 +284,8 @@ async fn run_exec(agent: Arc<Agent>, id: String, request: ExecRequest, want_stdo
             break;
         }
     }
-    let code = tokio::time::timeout(Duration::from_secs(3600), session.exit).await.ok().and_then(Result::ok).unwrap_or(-1);
+    let code =
+        tokio::time::timeout(Duration::from_secs(3600), session.exit).await.ok().and_then(Result::ok).unwrap_or(-1);
     let mut frame = vec![STATUS];
     frame.extend_from_slice(exit_status(code).to_string().as_bytes());
     let _ = sink.send(Message::Binary(frame.into())).await;

@@ -20,6 +20,16 @@ use crate::worker::{self, StatusSink};
 pub struct WorkerHandle {
     pub tx: watch::Sender<Option<Pod>>,
     pub notify: Arc<Notify>,
+    /// Bumped when the status must be written again even if unchanged (a recreated mirror pod).
+    pub generation: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl WorkerHandle {
+    /// Makes the worker write its status again.
+    pub fn resync(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.notify.notify_one();
+    }
 }
 
 /// Spawns a worker for a pod; returns its handle.
@@ -33,12 +43,14 @@ pub fn spawn_worker(
 ) -> WorkerHandle {
     let (tx, rx) = watch::channel(Some(pod));
     let notify = Arc::new(Notify::new());
+    let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (agent, node, uid_owned, done, n) = (agent.clone(), node.clone(), uid.to_owned(), done.clone(), notify.clone());
+    let g = generation.clone();
     tokio::spawn(async move {
-        worker::run(agent, node, uid_owned.clone(), rx, n, sink).await;
+        worker::run(agent, node, uid_owned.clone(), rx, n, g, sink).await;
         let _ = done.send(uid_owned);
     });
-    WorkerHandle { tx, notify }
+    WorkerHandle { tx, notify, generation }
 }
 
 /// Watches the pods of `nodes` until `shutdown`. Pods keep running when it returns.

@@ -86,7 +86,9 @@ fn read_dir(dir: &Path, node: &str) -> HashMap<PathBuf, Result<Pod, String>> {
     for e in entries.flatten() {
         let path = e.path();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
-        if !matches!(ext, "yaml" | "yml" | "json") || path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        if !matches!(ext, "yaml" | "yml" | "json")
+            || path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
             continue;
         }
         let pod = std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|s| static_pod(&s, node));
@@ -141,7 +143,8 @@ pub async fn run(agent: Arc<Agent>, node: Arc<NodeCtx>, dir: PathBuf, shutdown: 
                 let _ = w.tx.send(None);
             }
         }
-        let gone: Vec<Pod> = workers.iter().filter(|(uid, _)| !wanted.contains_key(*uid)).map(|(_, (_, p))| p.clone()).collect();
+        let gone: Vec<Pod> =
+            workers.iter().filter(|(uid, _)| !wanted.contains_key(*uid)).map(|(_, (_, p))| p.clone()).collect();
         for pod in gone {
             let name = pod.metadata.name.clone().unwrap_or_default();
             // A changed manifest keeps its name: only remove the mirror when no pod wants it.
@@ -151,9 +154,12 @@ pub async fn run(agent: Arc<Agent>, node: Arc<NodeCtx>, dir: PathBuf, shutdown: 
         }
         workers.retain(|uid, _| wanted.contains_key(uid));
         for (uid, pod) in wanted {
-            ensure_mirror(&agent, &pod).await;
+            let created = ensure_mirror(&agent, &pod).await;
             if let Some((w, _)) = workers.get(&uid) {
                 if !w.tx.is_closed() {
+                    if created {
+                        w.resync();
+                    }
                     continue;
                 }
             }
@@ -164,8 +170,9 @@ pub async fn run(agent: Arc<Agent>, node: Arc<NodeCtx>, dir: PathBuf, shutdown: 
     }
 }
 
-/// Creates the mirror pod if it is missing or mirrors another version of the manifest.
-async fn ensure_mirror(agent: &Agent, pod: &Pod) {
+/// Creates the mirror pod if it is missing or mirrors another version of the manifest; true when
+/// it made a new one.
+async fn ensure_mirror(agent: &Agent, pod: &Pod) -> bool {
     let ns = crate::worker::namespace(pod);
     let name = pod.metadata.name.clone().unwrap_or_default();
     let hash = pod.metadata.annotations.as_ref().and_then(|a| a.get(HASH)).cloned().unwrap_or_default();
@@ -174,11 +181,15 @@ async fn ensure_mirror(agent: &Agent, pod: &Pod) {
         Ok(Some(existing)) => {
             let mirrors = existing.metadata.annotations.as_ref().and_then(|a| a.get(MIRROR)) == Some(&hash);
             if mirrors && existing.metadata.deletion_timestamp.is_none() {
-                return;
+                return false;
             }
             let params = DeleteParams {
                 grace_period_seconds: Some(0),
-                preconditions: existing.metadata.uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+                preconditions: existing
+                    .metadata
+                    .uid
+                    .clone()
+                    .map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
                 ..Default::default()
             };
             let _ = api.delete(&name, &params).await;
@@ -186,14 +197,18 @@ async fn ensure_mirror(agent: &Agent, pod: &Pod) {
         Ok(None) => {}
         Err(e) => {
             tracing::warn!("cannot read mirror pod {ns}/{name}: {e}");
-            return;
+            return false;
         }
     }
     let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(agent.client.clone());
     let node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
     let node_uid = nodes.get_opt(&node_name).await.ok().flatten().and_then(|n| n.metadata.uid);
-    if let Err(e) = api.create(&PostParams::default(), &mirror_of(pod, node_uid)).await {
-        tracing::warn!("cannot create mirror pod {ns}/{name}: {e}");
+    match api.create(&PostParams::default(), &mirror_of(pod, node_uid)).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!("cannot create mirror pod {ns}/{name}: {e}");
+            false
+        }
     }
 }
 
@@ -230,7 +245,10 @@ mod tests {
         let mirror = mirror_of(&pod, Some("node-uid".into()));
         assert!(is_mirror(&mirror));
         assert!(mirror.metadata.uid.is_none());
-        assert_eq!(mirror.metadata.annotations.as_ref().unwrap()[MIRROR], pod.metadata.annotations.as_ref().unwrap()[HASH]);
+        assert_eq!(
+            mirror.metadata.annotations.as_ref().unwrap()[MIRROR],
+            pod.metadata.annotations.as_ref().unwrap()[HASH]
+        );
         assert_eq!(mirror.metadata.owner_references.unwrap()[0].kind, "Node");
     }
 

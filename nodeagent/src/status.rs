@@ -25,10 +25,8 @@ pub struct StatusInputs<'a> {
 pub fn derive(pod: &Pod, input: &StatusInputs<'_>) -> PodStatus {
     let previous = pod.status.clone().unwrap_or_default();
     let init = plan::init_progress(pod, input.observed, input.memory);
-    let init_statuses: Vec<ContainerStatus> = plan::init_containers(pod)
-        .iter()
-        .map(|c| container_status(pod, c, true, &init, input))
-        .collect();
+    let init_statuses: Vec<ContainerStatus> =
+        plan::init_containers(pod).iter().map(|c| container_status(pod, c, true, &init, input)).collect();
     let statuses: Vec<ContainerStatus> =
         plan::containers(pod).iter().map(|c| container_status(pod, c, false, &init, input)).collect();
 
@@ -52,7 +50,8 @@ pub fn derive(pod: &Pod, input: &StatusInputs<'_>) -> PodStatus {
         .filter(|s| !s.started.unwrap_or(false))
         .map(|s| s.name.as_str())
         .collect();
-    let ready_message = ready_reason.map(|_| format!("containers with unready status: [{}]", not_ready_names.join(" ")));
+    let ready_message =
+        ready_reason.map(|_| format!("containers with unready status: [{}]", not_ready_names.join(" ")));
     let init_message =
         initialized_reason.map(|_| format!("containers with incomplete status: [{}]", not_init_names.join(" ")));
 
@@ -129,7 +128,13 @@ fn phase(pod: &Pod, init: &InitProgress, statuses: &[ContainerStatus]) -> String
     phase.into()
 }
 
-fn container_status(pod: &Pod, c: &Container, init: bool, progress: &InitProgress, input: &StatusInputs<'_>) -> ContainerStatus {
+fn container_status(
+    pod: &Pod,
+    c: &Container,
+    init: bool,
+    progress: &InitProgress,
+    input: &StatusInputs<'_>,
+) -> ContainerStatus {
     let latest = input.observed.latest(&c.name);
     let previous = input.observed.previous(&c.name);
     let mut last_state = previous.map(terminated_state);
@@ -334,10 +339,13 @@ mod tests {
 
     fn reason(s: &ContainerStatus) -> String {
         let st = s.state.clone().unwrap();
-        st.waiting
-            .and_then(|w| w.reason)
-            .or(st.terminated.and_then(|t| t.reason))
-            .unwrap_or_else(|| if st.running.is_some() { "Running".into() } else { "?".into() })
+        st.waiting.and_then(|w| w.reason).or(st.terminated.and_then(|t| t.reason)).unwrap_or_else(|| {
+            if st.running.is_some() {
+                "Running".into()
+            } else {
+                "?".into()
+            }
+        })
     }
 
     #[test]
@@ -402,7 +410,15 @@ mod tests {
         assert_eq!(cs.restart_count, 1);
         let last = cs.last_state.clone().unwrap().terminated.unwrap();
         assert_eq!((last.exit_code, last.reason.as_deref()), (1, Some("Error")));
-        assert!(cs.state.clone().unwrap().waiting.unwrap().message.unwrap().starts_with("back-off 10s restarting failed container=app pod=p_ns(u)"));
+        assert!(cs
+            .state
+            .clone()
+            .unwrap()
+            .waiting
+            .unwrap()
+            .message
+            .unwrap()
+            .starts_with("back-off 10s restarting failed container=app pod=p_ns(u)"));
         assert_eq!(s.phase.as_deref(), Some("Running"));
         assert_eq!(cond(&s, "Ready"), "False");
     }
@@ -415,7 +431,12 @@ mod tests {
         assert_eq!(cond(&s, "Initialized"), "False");
         assert_eq!(reason(&s.init_container_statuses.as_ref().unwrap()[1]), "ContainerCreating");
         assert_eq!(reason(&s.container_statuses.as_ref().unwrap()[0]), "PodInitializing");
-        let s = derive_at(&p, &observed(vec![inst("i1", 0, Some(0)), inst("i2", 0, Some(0)), inst("app", 0, None)]), &Memory::default(), 20);
+        let s = derive_at(
+            &p,
+            &observed(vec![inst("i1", 0, Some(0)), inst("i2", 0, Some(0)), inst("app", 0, None)]),
+            &Memory::default(),
+            20,
+        );
         assert_eq!(s.phase.as_deref(), Some("Running"));
         assert_eq!(cond(&s, "Initialized"), "True");
         assert_eq!(reason(&s.init_container_statuses.as_ref().unwrap()[0]), "Completed");
@@ -423,7 +444,8 @@ mod tests {
 
     #[test]
     fn failed_init_with_never_fails_the_pod() {
-        let p = pod(json!({"restartPolicy": "Never", "initContainers": [{"name": "i1"}], "containers": [{"name": "app"}]}));
+        let p =
+            pod(json!({"restartPolicy": "Never", "initContainers": [{"name": "i1"}], "containers": [{"name": "app"}]}));
         let s = derive_at(&p, &observed(vec![inst("i1", 0, Some(2))]), &Memory::default(), 20);
         assert_eq!(s.phase.as_deref(), Some("Failed"));
     }
@@ -431,7 +453,10 @@ mod tests {
     #[test]
     fn config_errors_show_as_waiting() {
         let p = pod(json!({"containers": [{"name": "app"}]}));
-        let memory = Memory { config_errors: [("app".to_string(), ("missing key".to_string(), t(30)))].into(), ..Default::default() };
+        let memory = Memory {
+            config_errors: [("app".to_string(), ("missing key".to_string(), t(30)))].into(),
+            ..Default::default()
+        };
         let s = derive_at(&p, &observed(vec![]), &memory, 20);
         let cs = &s.container_statuses.as_ref().unwrap()[0];
         assert_eq!(reason(cs), "CreateContainerConfigError");

@@ -173,9 +173,8 @@ fn write_files(
             std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
         }
         std::fs::write(&path, content).map_err(|e| e.to_string())?;
-        let mode = items
-            .and_then(|items| items.iter().find(|i| &i.path == rel).and_then(|i| i.mode))
-            .unwrap_or(default_mode);
+        let mode =
+            items.and_then(|items| items.iter().find(|i| &i.path == rel).and_then(|i| i.mode)).unwrap_or(default_mode);
         let mode = u32::try_from(mode).unwrap_or(0o644) & 0o7777;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())?;
     }

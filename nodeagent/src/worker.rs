@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,10 +48,20 @@ pub struct Worker {
     last_write: Instant,
     backoff_reported: HashSet<(String, u32)>,
     retry_at: Option<Instant>,
+    generation: Arc<AtomicU64>,
+    written_generation: u64,
 }
 
 /// Runs one pod until it is deleted (or gone and torn down).
-pub async fn run(agent: Arc<Agent>, node: Arc<NodeCtx>, uid: String, mut rx: PodRx, notify: Arc<Notify>, sink: StatusSink) {
+pub async fn run(
+    agent: Arc<Agent>,
+    node: Arc<NodeCtx>,
+    uid: String,
+    mut rx: PodRx,
+    notify: Arc<Notify>,
+    generation: Arc<AtomicU64>,
+    sink: StatusSink,
+) {
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel();
     let mut w = Worker {
         agent,
@@ -65,6 +76,8 @@ pub async fn run(agent: Arc<Agent>, node: Arc<NodeCtx>, uid: String, mut rx: Pod
         last_write: Instant::now(),
         backoff_reported: HashSet::new(),
         retry_at: None,
+        generation,
+        written_generation: 0,
     };
     let Some(mut pod) = rx.borrow_and_update().clone() else { return };
     let mut gone = false;
@@ -131,7 +144,10 @@ impl Worker {
         self.report_backoff(pod, &plan);
 
         let stable = plan.actions.is_empty();
-        if !gone && !plan.actions.contains(&Action::FinishDeletion) && (stable || self.last_write.elapsed() > Duration::from_secs(1)) {
+        if !gone
+            && !plan.actions.contains(&Action::FinishDeletion)
+            && (stable || self.last_write.elapsed() > Duration::from_secs(1))
+        {
             self.write_status(pod, &observed, &plan, now).await;
         }
         if stable {
@@ -160,7 +176,8 @@ impl Worker {
     }
 
     fn forget_gone_containers(&mut self, observed: &Observed) {
-        let live: HashSet<&str> = observed.containers.iter().filter(|c| c.is_running()).map(|c| c.id.as_str()).collect();
+        let live: HashSet<&str> =
+            observed.containers.iter().filter(|c| c.is_running()).map(|c| c.id.as_str()).collect();
         self.memory.ready.retain(|id| live.contains(id.as_str()));
         self.memory.unhealthy.retain(|id, _| live.contains(id.as_str()));
         let known: HashSet<&str> = observed.containers.iter().map(|c| c.id.as_str()).collect();
@@ -189,7 +206,8 @@ impl Worker {
                 continue;
             }
             let token = CancellationToken::new();
-            let target = Target { runtime: self.agent.runtime.clone(), container_id: info.id.clone(), pod_ip: pod_ip.clone() };
+            let target =
+                Target { runtime: self.agent.runtime.clone(), container_id: info.id.clone(), pod_ip: pod_ip.clone() };
             tokio::spawn(probe::probe_container(c.clone(), target, self.probe_tx.clone(), token.clone()));
             self.probes.insert(info.id.clone(), token);
         }
@@ -208,14 +226,19 @@ impl Worker {
                 }
             }
             ProbeEvent::Unhealthy { id, kind } => {
-                let reason = if kind == ProbeKind::Startup { StopReason::StartupFailed } else { StopReason::LivenessFailed };
+                let reason =
+                    if kind == ProbeKind::Startup { StopReason::StartupFailed } else { StopReason::LivenessFailed };
                 self.memory.unhealthy.insert(id, reason);
             }
             ProbeEvent::Failed { container, kind, message, .. } => {
                 let init = plan::init_containers(pod).iter().any(|c| c.name == container);
                 self.event(
                     pod,
-                    events::warning("Unhealthy", format!("{} probe failed: {message}", kind.title()), field_path(init, &container)),
+                    events::warning(
+                        "Unhealthy",
+                        format!("{} probe failed: {message}", kind.title()),
+                        field_path(init, &container),
+                    ),
                 );
             }
         }
@@ -233,11 +256,7 @@ impl Worker {
     }
 
     fn pod_ip(&self, observed: &Observed) -> String {
-        observed
-            .sandbox
-            .as_ref()
-            .and_then(|s| s.ip.clone())
-            .unwrap_or_else(|| self.node.identity.internal_ip.clone())
+        observed.sandbox.as_ref().and_then(|s| s.ip.clone()).unwrap_or_else(|| self.node.identity.internal_ip.clone())
     }
 
     async fn write_status(&mut self, pod: &Pod, observed: &Observed, plan: &plan::Plan, now: Timestamp) {
@@ -253,15 +272,13 @@ impl Worker {
             }
             base.status = Some(last);
         }
-        let input = StatusInputs {
-            observed,
-            memory: &self.memory,
-            plan,
-            host_ip: &self.node.identity.internal_ip,
-            now,
-        };
+        let input =
+            StatusInputs { observed, memory: &self.memory, plan, host_ip: &self.node.identity.internal_ip, now };
         let status = status::derive(&base, &input);
-        if self.last_written.as_ref() == Some(&status) || (self.last_written.is_none() && pod.status.as_ref() == Some(&status)) {
+        let generation = self.generation.load(Ordering::Relaxed);
+        let unchanged = self.last_written.as_ref() == Some(&status)
+            || (self.last_written.is_none() && pod.status.as_ref() == Some(&status));
+        if unchanged && generation == self.written_generation {
             return;
         }
         let (ns, name) = match &self.sink {
@@ -274,6 +291,7 @@ impl Worker {
             Ok(_) => {
                 self.last_written = Some(status);
                 self.last_write = Instant::now();
+                self.written_generation = generation;
             }
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => tracing::warn!(pod = %pod_key(pod), "cannot write pod status: {e}"),
@@ -434,9 +452,10 @@ impl Worker {
             sources.config_maps.insert(name, data);
         }
         for name in secrets {
-            let data = self.secret(&ns, &name).await?.map(|d| {
-                d.into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect()
-            });
+            let data = self
+                .secret(&ns, &name)
+                .await?
+                .map(|d| d.into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned())).collect());
             sources.secrets.insert(name, data);
         }
         Ok(sources)
@@ -518,7 +537,10 @@ impl Worker {
             self.memory.backoff_level.entry(name.to_owned()).or_insert(0);
         }
         let image = spec.image.clone();
-        self.event(pod, events::normal("Pulled", format!("Container image \"{image}\" already present on machine"), fp.clone()));
+        self.event(
+            pod,
+            events::normal("Pulled", format!("Container image \"{image}\" already present on machine"), fp.clone()),
+        );
         self.event(pod, events::normal("Created", format!("Created container {name}"), fp.clone()));
         if let Err(e) = self.agent.runtime.start_container(&id).await {
             self.event(pod, events::warning("Failed", format!("Error: failed to start container {name}: {e}"), fp));
@@ -530,7 +552,10 @@ impl Worker {
             let handler = probe::Handler::of_lifecycle(hook);
             if let Err(msg) = probe::run_handler(&handler, &c, &target, Duration::from_secs(30)).await {
                 self.event(pod, events::warning("FailedPostStartHook", msg, fp.clone()));
-                self.event(pod, events::normal("Killing", format!("FailedPostStartHook: stopping container {name}"), fp));
+                self.event(
+                    pod,
+                    events::normal("Killing", format!("FailedPostStartHook: stopping container {name}"), fp),
+                );
                 let _ = self.agent.runtime.stop_container(&id, Duration::from_secs(2)).await;
             }
         }
@@ -545,7 +570,11 @@ impl Worker {
             StopReason::LivenessFailed | StopReason::StartupFailed => {
                 let c = find_container(pod, &name);
                 let probe = c.and_then(|c| {
-                    if reason == StopReason::LivenessFailed { c.liveness_probe.clone() } else { c.startup_probe.clone() }
+                    if reason == StopReason::LivenessFailed {
+                        c.liveness_probe.clone()
+                    } else {
+                        c.startup_probe.clone()
+                    }
                 });
                 probe.and_then(|p| p.termination_grace_period_seconds).unwrap_or(default_grace)
             }
@@ -572,12 +601,21 @@ impl Worker {
                     pod_ip: pod.status.as_ref().and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
                 };
                 let handler = probe::Handler::of_lifecycle(&hook);
-                match tokio::time::timeout(grace, probe::run_handler(&handler, c, &target, grace.max(Duration::from_secs(1)))).await {
+                match tokio::time::timeout(
+                    grace,
+                    probe::run_handler(&handler, c, &target, grace.max(Duration::from_secs(1))),
+                )
+                .await
+                {
                     Ok(Ok(())) => {}
                     Ok(Err(msg)) => self.event(pod, events::warning("FailedPreStopHook", msg, fp.clone())),
                     Err(_) => self.event(
                         pod,
-                        events::warning("FailedPreStopHook", format!("PreStopHook did not finish in {grace_secs}s"), fp.clone()),
+                        events::warning(
+                            "FailedPreStopHook",
+                            format!("PreStopHook did not finish in {grace_secs}s"),
+                            fp.clone(),
+                        ),
                     ),
                 }
             }

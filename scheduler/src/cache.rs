@@ -297,7 +297,10 @@ mod tests {
         assert_eq!(c.upsert_node(node("n1")), NodeChange::Added);
         c.assume(info("a", "1"), "n1");
         c.assume(info("b", "2"), "n1");
-        assert_eq!(c.node("n1").unwrap().requested, Resources { milli_cpu: 3000, memory: 2 << 30, ephemeral_storage: 0, pods: 2 });
+        assert_eq!(
+            c.node("n1").unwrap().requested,
+            Resources { milli_cpu: 3000, memory: 2 << 30, ephemeral_storage: 0, pods: 2 }
+        );
         c.add_bound_pod(info("a", "1"), "n1");
         assert!(!c.is_assumed("default/a"));
         c.forget("default/a");

@@ -1,6 +1,7 @@
 //! The runtime seam: what the agent asks of whatever runs containers. Runtimes know nothing about
 //! the API server; they get plain specs and report plain observations.
 
+pub mod docker;
 pub mod process;
 pub mod sim;
 

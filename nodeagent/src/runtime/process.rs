@@ -151,7 +151,8 @@ impl ProcessRuntime {
     /// `root` holds sandbox, container and log state; `binary` is run as pause and shim.
     pub fn new(root: PathBuf, binary: PathBuf) -> Result<ProcessRuntime, RuntimeError> {
         for d in ["sandboxes", "containers", "logs"] {
-            std::fs::create_dir_all(root.join(d)).map_err(|e| RuntimeError::io(format!("create {}", root.display()), e))?;
+            std::fs::create_dir_all(root.join(d))
+                .map_err(|e| RuntimeError::io(format!("create {}", root.display()), e))?;
         }
         let root_user = nix::unistd::geteuid().is_root();
         let tools = which("ip") && which("nsenter");
@@ -186,7 +187,8 @@ impl ProcessRuntime {
     }
 
     fn read_container(&self, id: &str) -> Result<ContainerRecord, RuntimeError> {
-        read_json(&self.container_dir(id).join("container.json")).ok_or_else(|| RuntimeError::NoContainer(id.to_owned()))
+        read_json(&self.container_dir(id).join("container.json"))
+            .ok_or_else(|| RuntimeError::NoContainer(id.to_owned()))
     }
 
     fn started(&self, id: &str) -> Option<StartedRecord> {
@@ -323,7 +325,15 @@ impl ProcessRuntime {
         if !rec.isolated && rec.join.is_none() {
             return Vec::new();
         }
-        let mut v = vec!["nsenter".to_string(), "-t".into(), pid.to_string(), "-m".into(), "-n".into(), "-i".into(), "-u".into()];
+        let mut v = vec![
+            "nsenter".to_string(),
+            "-t".into(),
+            pid.to_string(),
+            "-m".into(),
+            "-n".into(),
+            "-i".into(),
+            "-u".into(),
+        ];
         if rec.isolated {
             v.extend(["-r".to_string(), "-w".to_string()]);
         }
@@ -367,9 +377,7 @@ pub fn container_env(rec: &ContainerRecord) -> Vec<(String, String)> {
 }
 
 fn which(prog: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
-        .unwrap_or(false)
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file())).unwrap_or(false)
 }
 
 async fn run_cmd(prog: &str, args: &[&str]) -> Result<(), RuntimeError> {
@@ -644,7 +652,9 @@ impl Runtime for ProcessRuntime {
         });
         if let Some(exit) = self.exited(id) {
             if self.started(id).is_none() {
-                return Err(RuntimeError::InvalidSpec(exit.message.unwrap_or_else(|| "the container did not start".into())));
+                return Err(RuntimeError::InvalidSpec(
+                    exit.message.unwrap_or_else(|| "the container did not start".into()),
+                ));
             }
         }
         Ok(())
@@ -654,7 +664,8 @@ impl Runtime for ProcessRuntime {
         let Some(started) = self.started(id) else {
             // Never started: nothing runs; mark it exited so it is not started later.
             if self.exited(id).is_none() && self.container_dir(id).exists() {
-                let rec = ExitRecord { exit_code: 137, finished_at: Timestamp::now(), oom_killed: false, message: None };
+                let rec =
+                    ExitRecord { exit_code: 137, finished_at: Timestamp::now(), oom_killed: false, message: None };
                 let _ = write_json(&self.container_dir(id).join("exit.json"), &rec);
             }
             return Ok(());
@@ -725,7 +736,9 @@ impl Runtime for ProcessRuntime {
                 Ok(ExecOutput { exit_code: exit_code(out.status), output })
             }
             Ok(Err(e)) => Err(RuntimeError::io(format!("run {argv:?}"), e)),
-            Err(_) => Ok(ExecOutput { exit_code: -1, output: format!("command timed out after {}s", timeout.as_secs()) }),
+            Err(_) => {
+                Ok(ExecOutput { exit_code: -1, output: format!("command timed out after {}s", timeout.as_secs()) })
+            }
         }
     }
 
