@@ -438,8 +438,9 @@ async fn slow_watcher_is_dropped_without_blocking_writers() {
     let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
     sock.write_all(format!("GET {PODS}?watch=true HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // Writers keep going at full speed: 20 MB of events while the watcher is stuck.
-    let big = "x".repeat(10_000);
+    // Writers keep going at full speed: 50 MB of events (far beyond socket buffers) while the
+    // watcher is stuck.
+    let big = "x".repeat(25_000);
     let started = std::time::Instant::now();
     for i in 0..2000 {
         let mut p = pod(&format!("w{i}"));
@@ -448,7 +449,9 @@ async fn slow_watcher_is_dropped_without_blocking_writers() {
         assert_eq!(r.status, 201);
     }
     assert!(started.elapsed() < Duration::from_secs(60), "writers were held up: {:?}", started.elapsed());
-    // The stuck watcher is eventually dropped: its chunked stream is terminated.
+    // Still not reading past the server's patience with a stuck client (10 s)...
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    // ...the stuck watcher is eventually dropped: its chunked stream is terminated.
     let mut buf = vec![0u8; 1 << 20];
     let mut tail: Vec<u8> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

@@ -17,7 +17,8 @@ type Out = (i32, String, String);
 static NODE: Mutex<()> = Mutex::new(());
 
 fn kc(m: &Minik, args: &[&str]) -> Out {
-    let mut c = kubectl(&m.url).expect("the pinned kubectl (kubectl.1.32 beside the kubectl dispatcher) must be installed");
+    let mut c =
+        kubectl(&m.url).expect("the pinned kubectl (kubectl.1.32 beside the kubectl dispatcher) must be installed");
     run(c.args(args))
 }
 
@@ -30,7 +31,11 @@ fn with_stdin(mut cmd: Command, input: &str) -> Out {
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn with stdin");
     child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     let out = child.wait_with_output().expect("wait");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 /// The seed's pod1.yaml and test-env.yaml, with commands the process runtime can run on the host
@@ -98,7 +103,8 @@ fn start() -> Minik {
         SEED,
     );
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = mk(&m, &["wait", "--for=condition=Ready", "pod/test-pod1", "pod/test-env-demo", "--timeout=60s"]);
+    let (code, out, err) =
+        mk(&m, &["wait", "--for=condition=Ready", "pod/test-pod1", "pod/test-env-demo", "--timeout=60s"]);
     assert_eq!(code, 0, "pods not ready: {out}{err}\n{}", m.log());
     m
 }
@@ -137,7 +143,11 @@ fn exec_agrees() {
     let m = start();
     for tool in ["miniktl", "kubectl"] {
         let x = |args: &[&str]| if tool == "miniktl" { mk(&m, args) } else { kc(&m, args) };
-        assert_eq!(x(&["exec", "test-pod1", "-c", "nginx1", "--", "echo", "hi"]), (0, "hi\n".into(), String::new()), "{tool}");
+        assert_eq!(
+            x(&["exec", "test-pod1", "-c", "nginx1", "--", "echo", "hi"]),
+            (0, "hi\n".into(), String::new()),
+            "{tool}"
+        );
         let (code, _, err) = x(&["exec", "test-pod1", "-c", "nginx1", "--", "sh", "-c", "exit 3"]);
         assert_eq!((code, err.as_str()), (3, "command terminated with exit code 3\n"), "{tool}");
         let (code, out, err) = x(&["exec", "test-pod1", "-c", "bs1", "--", "sh", "-c", "echo out; echo err >&2"]);
@@ -148,11 +158,7 @@ fn exec_agrees() {
         for want in ["SAVE_TIME=60", "MAX_CONN=1024", "DNS_ADDR=8.8.8.8"] {
             assert!(env.lines().any(|l| l == want), "{tool}: {want} missing from\n{env}");
         }
-        let mut cmd = if tool == "miniktl" {
-            miniktl(&m.url)
-        } else {
-            kubectl(&m.url).expect("pinned kubectl")
-        };
+        let mut cmd = if tool == "miniktl" { miniktl(&m.url) } else { kubectl(&m.url).expect("pinned kubectl") };
         cmd.args(["exec", "-i", "test-pod1", "-c", "bs1", "--", "cat"]);
         assert_eq!(with_stdin(cmd, "piped input\n"), (0, "piped input\n".into(), String::new()), "{tool}");
     }

@@ -29,7 +29,11 @@ fn with_stdin(mut cmd: Command, input: &str) -> Out {
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn with stdin");
     child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     let out = child.wait_with_output().expect("wait");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 /// Is this token an age such as `0s`, `3m49s`, `5d10h` (possibly inside `(...)`)?
@@ -211,8 +215,18 @@ fn get_in_every_form_agrees() {
         &["get", "pod", "test-pod1", "-o", "yaml"],
         &["get", "pod", "test-pod1", "-o", "json"],
         &["get", "pods", "-o", "jsonpath={.items[0].metadata.name}"],
-        &["get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}{\"\\t\"}{.spec.containers[*].image}{\"\\n\"}{end}"],
-        &["get", "pods", "-o", "custom-columns=NAME:.metadata.name,IMAGES:.spec.containers[*].image,NODE:.spec.nodeName"],
+        &[
+            "get",
+            "pods",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}{\"\\t\"}{.spec.containers[*].image}{\"\\n\"}{end}",
+        ],
+        &[
+            "get",
+            "pods",
+            "-o",
+            "custom-columns=NAME:.metadata.name,IMAGES:.spec.containers[*].image,NODE:.spec.nodeName",
+        ],
         &["get", "cm"],
         &["get", "configmaps", "-A"],
         &["get", "secrets"],
@@ -256,10 +270,17 @@ fn create_apply_and_delete_agree() {
         assert_eq!(run_tool(&["create", "-f", &f]), (0, format!("pod/{name} created\n"), String::new()));
         let (code, out, err) = run_tool(&["create", "-f", &f]);
         assert_eq!((code, out.as_str()), (1, ""));
-        assert_eq!(err, format!("Error from server (AlreadyExists): error when creating {f:?}: pods {name:?} already exists\n"));
+        assert_eq!(
+            err,
+            format!("Error from server (AlreadyExists): error when creating {f:?}: pods {name:?} already exists\n")
+        );
     }
     // An invalid pod: kubectl's "The Pod ... is invalid" wording from the server's causes.
-    let bad = write(dir.path(), "bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: main\n");
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: main\n",
+    );
     same(&m, &["create", "-f", &bad]);
     let (code, _, err) = mk(&m, &["create", "-f", &bad]);
     assert_eq!(code, 1);
@@ -274,7 +295,10 @@ fn create_apply_and_delete_agree() {
         assert_eq!(run_tool(&["apply", "-f", &v2]).1, format!("pod/{name} unchanged\n"));
         assert_eq!(run_tool(&["apply", "-f", &v2, "--server-side"]).1, format!("pod/{name} serverside-applied\n"));
     }
-    same(&m, &["get", "pods", "a1", "a2", "-o", "custom-columns=IMAGE:.spec.containers[0].image,LABELS:.metadata.labels"]);
+    same(
+        &m,
+        &["get", "pods", "a1", "a2", "-o", "custom-columns=IMAGE:.spec.containers[0].image,LABELS:.metadata.labels"],
+    );
     let labels = mk(&m, &["get", "pod", "a1", "-o", "jsonpath={.metadata.labels}"]).1;
     assert_eq!(labels, "{\"tier\":\"backend\"}");
     // delete: waits until gone; missing objects are errors; --force says so.
@@ -288,7 +312,11 @@ fn create_apply_and_delete_agree() {
     assert_eq!(out.replace("c1", "c2"), kout);
     assert_eq!(err, kerr);
     // delete -f and -l.
-    let f = write(dir.path(), "d.yaml", &format!("{}---\n{}", pod("d1", "busybox", "grp: d"), pod("d2", "busybox", "grp: d")));
+    let f = write(
+        dir.path(),
+        "d.yaml",
+        &format!("{}---\n{}", pod("d1", "busybox", "grp: d"), pod("d2", "busybox", "grp: d")),
+    );
     assert_eq!(mk(&m, &["create", "-f", &f]).0, 0);
     assert_eq!(mk(&m, &["delete", "-f", &f]).1, "pod \"d1\" deleted\npod \"d2\" deleted\n");
     assert_eq!(kc(&m, &["create", "-f", &f]).0, 0);
@@ -302,11 +330,49 @@ fn run_label_annotate_agree() {
     let m = Minik::start("apiserver", &[]);
     assert_eq!(mk(&m, &["run", "r1", "--image=busybox", "--", "sleep", "3600"]).1, "pod/r1 created\n");
     assert_eq!(kc(&m, &["run", "r2", "--image=busybox", "--", "sleep", "3600"]).1, "pod/r2 created\n");
-    let spec = |name: &str| mk(&m, &["get", "pod", name, "-o", "jsonpath={.spec.containers[0].args} {.spec.restartPolicy} {.metadata.labels.run}"]).1;
+    let spec = |name: &str| {
+        mk(
+            &m,
+            &[
+                "get",
+                "pod",
+                name,
+                "-o",
+                "jsonpath={.spec.containers[0].args} {.spec.restartPolicy} {.metadata.labels.run}",
+            ],
+        )
+        .1
+    };
     assert_eq!(spec("r1"), "[\"sleep\",\"3600\"] Always r1");
     assert_eq!(spec("r2"), "[\"sleep\",\"3600\"] Always r2");
-    let e1 = mk(&m, &["run", "e1", "--image=busybox", "--restart=Never", "--env=A=1", "--labels=x=y", "--command", "--", "printenv"]);
-    let e2 = kc(&m, &["run", "e2", "--image=busybox", "--restart=Never", "--env=A=1", "--labels=x=y", "--command", "--", "printenv"]);
+    let e1 = mk(
+        &m,
+        &[
+            "run",
+            "e1",
+            "--image=busybox",
+            "--restart=Never",
+            "--env=A=1",
+            "--labels=x=y",
+            "--command",
+            "--",
+            "printenv",
+        ],
+    );
+    let e2 = kc(
+        &m,
+        &[
+            "run",
+            "e2",
+            "--image=busybox",
+            "--restart=Never",
+            "--env=A=1",
+            "--labels=x=y",
+            "--command",
+            "--",
+            "printenv",
+        ],
+    );
     assert_eq!((e1.0, e2.0), (0, 0));
     same(&m, &["get", "pods", "e1", "e2", "-o", "custom-columns=CMD:.spec.containers[0].command,ENV:.spec.containers[0].env[0].value,RESTART:.spec.restartPolicy,LABELS:.metadata.labels"]);
     for (verb, field) in [("label", "labels"), ("annotate", "annotations")] {
@@ -468,7 +534,10 @@ fn cordon_and_wait_agree() {
         NODE,
     );
     assert_eq!(dup.0, 1);
-    assert_eq!(dup.2, "Error from server (AlreadyExists): error when creating \"STDIN\": nodes \"node-a\" already exists\n");
+    assert_eq!(
+        dup.2,
+        "Error from server (AlreadyExists): error when creating \"STDIN\": nodes \"node-a\" already exists\n"
+    );
     let kdup = with_stdin(
         {
             let mut c = k(&m);

@@ -79,6 +79,9 @@ fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
 
 /// The bytes kept in the store: the object without its resourceVersion (that is the revision).
 pub(crate) fn store_bytes(obj: &Value) -> ApiResult<Bytes> {
+    if obj.pointer("/metadata/resourceVersion").is_none() {
+        return serde_json::to_vec(obj).map(Bytes::from).map_err(ApiError::internal);
+    }
     let mut v = obj.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
@@ -149,10 +152,14 @@ impl AppState {
     }
 
     async fn ensure_namespace(&self, ns: &str, creating: bool) -> ApiResult<()> {
-        self.sync_cache(None).await?;
         let key = format!("/registry/namespaces/{ns}");
-        let Some(entry) = self.cache.get(&key) else {
-            return Err(ApiError::not_found("namespaces", ns));
+        // The cache as it is answers almost always; only a miss needs a consistent read.
+        let entry = match self.cache.get(&key) {
+            Some(e) => e,
+            None => {
+                self.sync_cache(None).await?;
+                self.cache.get(&key).ok_or_else(|| ApiError::not_found("namespaces", ns))?
+            }
         };
         if creating && entry.fields.iter().any(|(f, v)| *f == "status.phase" && v == "Terminating") {
             return Err(ApiError::Forbidden {

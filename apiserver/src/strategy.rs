@@ -124,28 +124,29 @@ struct Typed<K>(PhantomData<fn() -> K>);
 impl<K: Rules> KindOps for Typed<K> {
     fn admit(&self, res: &ResourceInfo, obj: Value, old: Option<&Value>, fv: FieldValidation) -> ApiResult<Admitted> {
         let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let mut typed: K = serde_json::from_value(obj.clone())
-            .map_err(|e| ApiError::bad_request(format!("{} in body cannot be decoded: {e}", res.kind)))?;
+        let mut unknown = Vec::new();
+        let decoded: Result<K, _> = serde_ignored::deserialize(&obj, |path| {
+            if fv != FieldValidation::Ignore {
+                unknown.push(field_path(&path));
+            }
+        });
+        let mut typed = decoded.map_err(|e| ApiError::bad_request(format!("{} in body cannot be decoded: {e}", res.kind)))?;
         let mut warnings = Vec::new();
-        if fv != FieldValidation::Ignore {
-            let normalized = serde_json::to_value(&typed).map_err(ApiError::internal)?;
-            let mut unknown = Vec::new();
-            unknown_fields(&obj, &normalized, String::new(), &mut unknown);
-            if !unknown.is_empty() {
-                match fv {
-                    FieldValidation::Strict => {
-                        let list = unknown.iter().map(|f| format!("unknown field {f:?}")).collect::<Vec<_>>();
-                        return Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))));
-                    }
-                    _ => warnings.extend(unknown.iter().map(|f| format!("unknown field {f:?}"))),
+        if !unknown.is_empty() {
+            let list = unknown.iter().map(|f| format!("unknown field {f:?}")).collect::<Vec<_>>();
+            match fv {
+                FieldValidation::Strict => {
+                    return Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))));
                 }
+                _ => warnings.extend(list),
             }
         }
+        drop(obj);
         typed.defaults();
         let errors = match old {
             None => typed.validate(),
             Some(old) => {
-                let old: K = serde_json::from_value(old.clone()).map_err(ApiError::internal)?;
+                let old: K = K::deserialize(old).map_err(ApiError::internal)?;
                 typed.validate_update(&old)
             }
         };
@@ -154,6 +155,24 @@ impl<K: Rules> KindOps for Typed<K> {
         }
         let object = serde_json::to_value(&typed).map_err(ApiError::internal)?;
         Ok(Admitted { object, warnings })
+    }
+}
+
+/// `spec.containers[0].bogus` from serde_ignored's path.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => {
+            let p = field_path(parent);
+            if p.is_empty() {
+                key.clone()
+            } else {
+                format!("{p}.{key}")
+            }
+        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => field_path(parent),
     }
 }
 
@@ -170,57 +189,34 @@ pub fn ops(tag: KindTag) -> &'static dyn KindOps {
     }
 }
 
-/// Paths present in `input` that did not survive decoding into the typed object.
-fn unknown_fields(input: &Value, known: &Value, path: String, out: &mut Vec<String>) {
-    match (input, known) {
-        (Value::Object(i), Value::Object(k)) => {
-            for (key, v) in i {
-                let p = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                match k.get(key) {
-                    Some(kv) => unknown_fields(v, kv, p, out),
-                    None if v.is_null() || is_empty_container(v) => {}
-                    None if path.is_empty() && (key == "apiVersion" || key == "kind") => {}
-                    None => out.push(p),
-                }
-            }
-        }
-        (Value::Array(i), Value::Array(k)) => {
-            for (idx, (iv, kv)) in i.iter().zip(k.iter()).enumerate() {
-                unknown_fields(iv, kv, format!("{path}[{idx}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn is_empty_container(v: &Value) -> bool {
-    match v {
-        Value::Object(m) => m.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::find;
     use serde_json::json;
 
-    #[test]
-    fn unknown_fields_are_found_with_paths() {
-        let input = json!({"spec": {"containers": [{"name": "a", "bogus": 1}], "x": {"y": 1}}, "metadata": {"name": "p"}});
-        let known = json!({"spec": {"containers": [{"name": "a"}]}, "metadata": {"name": "p"}});
-        let mut out = Vec::new();
-        unknown_fields(&input, &known, String::new(), &mut out);
-        assert_eq!(out, vec!["spec.containers[0].bogus".to_string(), "spec.x".to_string()]);
+    fn admit(obj: Value, fv: FieldValidation) -> ApiResult<Admitted> {
+        let pods = find("", "v1", "pods").unwrap();
+        ops(KindTag::Pod).admit(pods, obj, None, fv)
     }
 
     #[test]
-    fn nulls_and_empty_maps_are_not_unknown() {
-        let input = json!({"metadata": {"name": "p", "labels": {}, "annotations": null}});
-        let known = json!({"metadata": {"name": "p"}});
-        let mut out = Vec::new();
-        unknown_fields(&input, &known, String::new(), &mut out);
-        assert!(out.is_empty(), "{out:?}");
+    fn unknown_fields_are_reported_with_paths() {
+        let obj = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [{"name": "a", "image": "i", "bogus": 1}], "x": {"y": 1}}});
+        let err = admit(obj.clone(), FieldValidation::Strict).err().expect("strict rejects");
+        let msg = err.to_string();
+        assert!(msg.contains("unknown field \"spec.containers[0].bogus\""), "{msg}");
+        assert!(msg.contains("unknown field \"spec.x\""), "{msg}");
+        let warned = admit(obj.clone(), FieldValidation::Warn).expect("warn admits");
+        assert_eq!(warned.warnings.len(), 2);
+        assert!(admit(obj, FieldValidation::Ignore).expect("ignore admits").warnings.is_empty());
+    }
+
+    #[test]
+    fn known_fields_nulls_and_type_meta_pass_strict() {
+        let obj = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default", "labels": {}, "annotations": null},
+            "spec": {"containers": [{"name": "a", "image": "i"}]}});
+        let ok = admit(obj, FieldValidation::Strict).expect("valid");
+        assert_eq!(ok.object["spec"]["restartPolicy"], "Always");
     }
 }

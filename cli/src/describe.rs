@@ -457,10 +457,7 @@ pub fn node_text(
             o.line(1, &format!("AcquireTime:\t{}", t("/spec/acquireTime")));
             o.line(1, &format!("RenewTime:\t{}", t("/spec/renewTime")));
         }
-        Err(message) => o.line(
-            0,
-            &format!("Lease:\tFailed to get lease: {message}"),
-        ),
+        Err(message) => o.line(0, &format!("Lease:\tFailed to get lease: {message}")),
     }
     let conds = arr(node, "/status/conditions");
     if !conds.is_empty() {
@@ -760,7 +757,8 @@ Events:
                                      "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ready",
                                                      "lastHeartbeatTime": "2024-05-01T11:59:00Z", "lastTransitionTime": "2024-05-01T00:00:00Z"}],
                                      "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}});
-        let text = node_text(&node, &[pod()], Err("leases.coordination.k8s.io \"node1\" not found".into()), Some(&[]), now());
+        let text =
+            node_text(&node, &[pod()], Err("leases.coordination.k8s.io \"node1\" not found".into()), Some(&[]), now());
         assert!(text.contains("Roles:              <none>\n"), "{text}");
         assert!(text.contains("Non-terminated Pods:          (1 in total)\n"), "{text}");
         assert!(text.contains("  cpu                100m (5%)  0 (0%)\n"), "{text}");
@@ -771,7 +769,9 @@ Events:
             ),
             "{text}"
         );
-        assert!(text.contains("Lease:              Failed to get lease: leases.coordination.k8s.io \"node1\" not found\n"));
+        assert!(
+            text.contains("Lease:              Failed to get lease: leases.coordination.k8s.io \"node1\" not found\n")
+        );
         assert!(text.contains("System Info:\n  Machine ID:                 \n"), "{text}");
         assert!(text.ends_with("Events:              <none>\n"), "{text}");
     }

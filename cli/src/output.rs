@@ -210,7 +210,8 @@ mod tests {
         let out = render_objects(&Format::CustomColumns(cols), vec![(r, pod)], false);
         assert_eq!(out, "NAME   IMAGES   NODE\np      a,b      <none>\n");
         let cols = parse_custom_columns("L:.metadata.labels,C:.spec.containers[0].command").unwrap();
-        let pod = json!({"metadata": {"labels": {"b": "2", "a": "1"}}, "spec": {"containers": [{"command": ["sh", "-c"]}]}});
+        let pod =
+            json!({"metadata": {"labels": {"b": "2", "a": "1"}}, "spec": {"containers": [{"command": ["sh", "-c"]}]}});
         let out = render_objects(&Format::CustomColumns(cols), vec![(r, pod)], false);
         assert_eq!(out, "L              C\nmap[a:1 b:2]   [sh -c]\n");
     }
@@ -231,6 +232,9 @@ mod tests {
     fn labels() {
         assert_eq!(labels_text(Some(&json!({"b": "2", "a": "1"}))), "a=1,b=2");
         assert_eq!(labels_text(None), "<none>");
-        assert_eq!(labels_text(Some(&json!({"app": "web", "app.kubernetes.io/name": "seed"}))), "app.kubernetes.io/name=seed,app=web");
+        assert_eq!(
+            labels_text(Some(&json!({"app": "web", "app.kubernetes.io/name": "seed"}))),
+            "app.kubernetes.io/name=seed,app=web"
+        );
     }
 }

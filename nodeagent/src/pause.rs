@@ -52,6 +52,7 @@ fn holder() -> Result<(), NodeAgentError> {
             "net" => CloneFlags::CLONE_NEWNET,
             "ipc" => CloneFlags::CLONE_NEWIPC,
             "uts" => CloneFlags::CLONE_NEWUTS,
+            "pid" => CloneFlags::CLONE_NEWPID,
             other => return Err(NodeAgentError::Failed(format!("unknown namespace {other}"))),
         };
     }
@@ -67,12 +68,40 @@ fn holder() -> Result<(), NodeAgentError> {
             }
         }
     }
+    // A new PID namespace holds only children: start one (this binary again, without namespaces
+    // to make) as its PID 1, which reaps what the pod's processes leave behind.
+    let mut pid_init = None;
+    if flags.contains(CloneFlags::CLONE_NEWPID) {
+        let exe = std::env::current_exe().map_err(|e| failed("find myself", e))?;
+        let child =
+            Command::new(exe).arg("pause").env(NAMESPACES_ENV, "").stdin(Stdio::null()).stdout(Stdio::piped()).spawn();
+        match child {
+            Ok(mut c) => {
+                let mut line = String::new();
+                if let Some(o) = c.stdout.take() {
+                    let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(o), &mut line);
+                }
+                pid_init = Some(c.id());
+            }
+            Err(e) => {
+                let _ = writeln!(out, "error: cannot start the PID namespace's init: {e}");
+                return Err(failed("start the pid init", e));
+            }
+        }
+    }
     let mut signals = SigSet::empty();
     for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGCHLD, Signal::SIGHUP] {
         signals.add(s);
     }
     signals.thread_block().map_err(|e| failed("block signals", e))?;
-    let _ = writeln!(out, "ready");
+    match pid_init {
+        Some(pid) => {
+            let _ = writeln!(out, "ready {pid}");
+        }
+        None => {
+            let _ = writeln!(out, "ready");
+        }
+    }
     let _ = out.flush();
     loop {
         match signals.wait() {
@@ -94,6 +123,14 @@ fn reap() {
 
 fn exec_in_root(spec: ExecInRoot) -> NodeAgentError {
     if let Some(root) = &spec.root {
+        if spec.fresh_proc {
+            // This process is in the pod's PID namespace: show it its own processes.
+            let proc_dir = root.join("proc");
+            let _ = nix::mount::umount2(&proc_dir, nix::mount::MntFlags::MNT_DETACH);
+            if let Err(e) = mount(Some("proc"), &proc_dir, Some("proc"), MsFlags::empty(), None::<&str>) {
+                eprintln!("cannot mount /proc: {e}");
+            }
+        }
         if let Err(e) = nix::unistd::chroot(root) {
             return failed("chroot", e);
         }
@@ -164,20 +201,47 @@ fn run_container(dir: &Path, rec: &ContainerRecord) -> Result<(), String> {
         .envs(container_env(rec))
         .env_remove(SHIM_ENV)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0);
     if root.is_some() {
         // The helper needs this to know its role; the command does not see it (exec replaces it).
-        let spec = ExecInRoot { root: root.clone(), cwd: rec.working_dir.clone(), argv: rec.argv.clone() };
+        let spec = ExecInRoot {
+            root: root.clone(),
+            fresh_proc: rec.pid_init.is_some(),
+            cwd: rec.working_dir.clone(),
+            argv: rec.argv.clone(),
+        };
         cmd.env(EXEC_ENV, serde_json::to_string(&spec).map_err(|e| e.to_string())?);
+    }
+    // Output pipes and their copier threads come before joining a PID namespace: after it, this
+    // process can no longer start threads.
+    let log = Arc::new(Mutex::new(log));
+    let mut copiers = Vec::new();
+    for (stream, is_stdout) in [(Stream::Stdout, true), (Stream::Stderr, false)] {
+        let (reader, writer) = std::io::pipe().map_err(|e| format!("cannot create a pipe: {e}"))?;
+        if is_stdout {
+            cmd.stdout(writer);
+        } else {
+            cmd.stderr(writer);
+        }
+        let log = log.clone();
+        copiers.push(std::thread::spawn(move || {
+            let mut w = SharedLog(log);
+            let _ = crilog::copy_stream(reader, &mut w, stream);
+        }));
+    }
+    if let Some(init) = rec.pid_init {
+        if !init.alive() {
+            return Err("the pod's PID namespace is gone".into());
+        }
+        let f = File::open(format!("/proc/{}/ns/pid", init.pid)).map_err(|e| format!("cannot open the pid namespace: {e}"))?;
+        nix::sched::setns(f, CloneFlags::CLONE_NEWPID).map_err(|e| format!("cannot join the pod's pid namespace: {e}"))?;
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
             let msg = format!("failed to start {:?}: {e}", rec.argv);
-            let mut l = &log;
-            let _ = crilog::write_record(&mut l, Timestamp::now(), Stream::Stderr, format!("{msg}\n").as_bytes());
+            let mut w = SharedLog(log.clone());
+            let _ = crilog::write_record(&mut w, Timestamp::now(), Stream::Stderr, format!("{msg}\n").as_bytes());
             return Err(msg);
         }
     };
@@ -187,19 +251,8 @@ fn run_container(dir: &Path, rec: &ContainerRecord) -> Result<(), String> {
         started_at: Timestamp::now(),
     };
     write_json(&dir.join("started.json"), &started).map_err(|e| format!("cannot record the start: {e}"))?;
-    let log = Arc::new(Mutex::new(log));
-    let mut copiers = Vec::new();
-    for (stream, reader) in [
-        (Stream::Stdout, child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)),
-        (Stream::Stderr, child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)),
-    ] {
-        let Some(reader) = reader else { continue };
-        let log = log.clone();
-        copiers.push(std::thread::spawn(move || {
-            let mut w = SharedLog(log);
-            let _ = crilog::copy_stream(reader, &mut w, stream);
-        }));
-    }
+    // The command holds the pipes' write ends now; ours must go for the copiers to see EOF.
+    drop(cmd);
     let status = child.wait().map_err(|e| format!("cannot wait for the container: {e}"))?;
     for c in copiers {
         let _ = c.join();

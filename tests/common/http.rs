@@ -25,7 +25,14 @@ impl Api {
         Api { base: base.trim_end_matches('/').to_owned(), client: reqwest::Client::new() }
     }
 
-    pub async fn send(&self, method: &str, path: &str, content_type: Option<&str>, accept: Option<&str>, body: Option<Vec<u8>>) -> Resp {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Resp {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(method, format!("{}{}", self.base, path));
         if let Some(ct) = content_type {

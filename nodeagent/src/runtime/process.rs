@@ -50,6 +50,10 @@ pub struct SandboxRecord {
     /// Whether the pod has its own network/IPC/UTS namespaces.
     pub isolated: bool,
     pub share_process_namespace: bool,
+    /// With a shared PID namespace: its PID 1 (a child of the pause process), whose namespace
+    /// the containers join.
+    #[serde(default)]
+    pub pid_init: Option<ProcessRef>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +107,9 @@ pub struct ContainerRecord {
     /// The sandbox's pause process, whose namespaces the container joins.
     pub join: Option<ProcessRef>,
     pub share_pid: bool,
+    /// PID 1 of the pod's shared PID namespace, when there is one.
+    #[serde(default)]
+    pub pid_init: Option<ProcessRef>,
     /// Whether the container gets its own mount namespace and root.
     pub isolated: bool,
     pub hostname: String,
@@ -135,6 +142,9 @@ pub struct ExitRecord {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExecInRoot {
     pub root: Option<PathBuf>,
+    /// Mount a /proc of the (shared) PID namespace the command runs in.
+    #[serde(default)]
+    pub fresh_proc: bool,
     pub cwd: Option<String>,
     pub argv: Vec<String>,
 }
@@ -334,6 +344,9 @@ impl ProcessRuntime {
             "-i".into(),
             "-u".into(),
         ];
+        if rec.pid_init.is_some() {
+            v.push("-p".into());
+        }
         if rec.isolated {
             v.extend(["-r".to_string(), "-w".to_string()]);
         }
@@ -477,7 +490,14 @@ impl Runtime for ProcessRuntime {
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.arg("pause")
             .env(HOSTNAME_ENV, &spec.hostname)
-            .env(NAMESPACES_ENV, if isolated { "net,ipc,uts" } else { "" })
+            .env(
+                NAMESPACES_ENV,
+                match (isolated, spec.share_process_namespace) {
+                    (true, true) => "net,ipc,uts,pid",
+                    (true, false) => "net,ipc,uts",
+                    _ => "",
+                },
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -501,6 +521,12 @@ impl Runtime for ProcessRuntime {
             return Err(RuntimeError::Unsupported(format!("the pause process did not start: {}", ready.trim())));
         }
         let pause = ProcessRef::of(pid);
+        // `ready <pid>`: the PID 1 of a shared PID namespace.
+        let pid_init = ready
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<i32>().ok())
+            .and_then(ProcessRef::of);
         let ip = if isolated { spec.ip.clone() } else { None };
         if let (true, Some(ip)) = (isolated, &ip) {
             if let Err(e) = self.setup_network(pid, ip, &id).await {
@@ -519,6 +545,7 @@ impl Runtime for ProcessRuntime {
             pause,
             isolated,
             share_process_namespace: spec.share_process_namespace,
+            pid_init,
         };
         write_json(&dir.join("sandbox.json"), &rec).map_err(|e| RuntimeError::io("write the sandbox record", e))?;
         Ok(self.sandbox_info(&rec))
@@ -595,7 +622,8 @@ impl Runtime for ProcessRuntime {
             cpu_millis,
             termination_message_path: spec.termination_message_path.clone(),
             join: if sandbox.isolated { sandbox.pause } else { None },
-            share_pid: sandbox.share_process_namespace,
+            share_pid: sandbox.share_process_namespace && sandbox.pid_init.is_some(),
+            pid_init: sandbox.pid_init,
             isolated: self.isolation && sandbox.isolated,
             hostname: sandbox.hostname.clone(),
         };
