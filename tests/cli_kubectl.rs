@@ -319,6 +319,7 @@ fn create_apply_and_delete_agree() {
     );
     assert_eq!(mk(&m, &["create", "-f", &f]).0, 0);
     assert_eq!(mk(&m, &["delete", "-f", &f]).1, "pod \"d1\" deleted\npod \"d2\" deleted\n");
+    same(&m, &["delete", "-f", &f]);
     assert_eq!(kc(&m, &["create", "-f", &f]).0, 0);
     let (code, out, _) = mk(&m, &["delete", "pods", "-l", "grp=d"]);
     assert_eq!((code, out.as_str()), (0, "pod \"d1\" deleted\npod \"d2\" deleted\n"));

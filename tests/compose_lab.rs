@@ -1,6 +1,6 @@
 //! End-to-end: the docker compose lab. The lab image is built from the binaries of this build
 //! (Dockerfile target `prebuilt`: a FROM scratch root filesystem with `minik`, `miniktl`, the
-//! libraries `ldd` lists and busybox-static for the health checks; no base image, no registry),
+//! libraries `ldd` lists, the CA bundle and busybox-static for the health checks; no base image, no registry),
 //! then `docker-compose up -d` (or `docker compose`), a pod with the local busybox image created
 //! through the published port, Running with logs, deleted, and `down -v` with nothing left.
 #![allow(clippy::unwrap_used)]
@@ -77,6 +77,8 @@ fn build_lab_image(ctx: &Path) {
         }
     }
     copy(Path::new("/bin/busybox"), &rootfs.join("bin/busybox"));
+    // kube's rustls client wants root certificates even for plain HTTP.
+    copy(Path::new("/etc/ssl/certs/ca-certificates.crt"), &rootfs.join("etc/ssl/certs/ca-certificates.crt"));
     std::fs::create_dir_all(rootfs.join("tmp")).unwrap();
     copy(&repo().join("Dockerfile"), &ctx.join("Dockerfile"));
     copy(&repo().join(".dockerignore"), &ctx.join(".dockerignore"));
@@ -162,6 +164,8 @@ impl Drop for Lab {
         }
         self.compose(&["down", "-v", "--remove-orphans"]);
         docker(&["network", "rm", &self.network]);
+        // Each run builds the image afresh: do not keep half a gigabyte per run.
+        docker(&["rmi", LAB_IMAGE]);
     }
 }
 

@@ -530,3 +530,47 @@ async fn static_pods_mirrors_and_agent_restart_adoption() {
     std::fs::remove_file(manifests.path().join("static_pod.yaml")).unwrap();
     c.wait_gone("test-static-pod-node01", T).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_pid_namespace_limits_and_downward_volumes() {
+    let c = Cluster::up(&[]).await;
+    // shareProcessNamespace: containers see each other's processes, with pause as PID 1.
+    c.create(json!({
+        "metadata": {"name": "shared", "labels": {"tier": "front"}},
+        "spec": {
+            "shareProcessNamespace": true,
+            "containers": [
+                {"name": "a", "image": "busybox", "command": ["sleep", "3600"]},
+                {"name": "b", "image": "busybox", "command": ["sleep", "3601"],
+                 "volumeMounts": [{"name": "info", "mountPath": "/etc/podinfo", "readOnly": true}]}
+            ],
+            "volumes": [{"name": "info", "downwardAPI": {"items": [
+                {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}
+            ]}}]
+        }
+    }))
+    .await;
+    c.wait("shared", "Running", T, running).await;
+    let ps = "for p in /proc/[0-9]*; do echo \"$(basename $p) $(tr '\\0' ' ' < $p/cmdline)\"; done";
+    let (out, _) = c.exec("shared", "b", &["sh", "-c", ps], None).await;
+    assert!(out.lines().any(|l| l.starts_with("1 ") && l.contains("pause")), "{out}");
+    assert!(out.lines().any(|l| l.contains("sleep 3600")), "{out}");
+    let (out, _) = c.exec("shared", "b", &["cat", "/etc/podinfo/labels", "/etc/podinfo/name"], None).await;
+    assert_eq!(out, "tier=\"front\"shared");
+    let (_, code) = c.exec("shared", "b", &["sh", "-c", "echo x > /etc/podinfo/new"], None).await;
+    assert_ne!(code, 0, "readOnly mounts are read-only");
+    assert!(!Path::new("/etc/podinfo").exists(), "mount paths never appear on the host");
+
+    // A memory limit is enforced: the container is OOMKilled.
+    c.create(json!({
+        "metadata": {"name": "oom"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "hog", "image": "python",
+            "command": ["python3", "-c", "x = bytearray(300 * 1024 * 1024); print(len(x))"],
+            "resources": {"limits": {"memory": "50Mi"}}}]}
+    }))
+    .await;
+    let pod = c.wait("oom", "Failed", T, |p| phase(p) == "Failed").await;
+    let t = container_status(&pod, "hog").unwrap().state.clone().unwrap().terminated.unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (137, Some("OOMKilled")));
+}

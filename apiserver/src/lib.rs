@@ -89,6 +89,11 @@ pub struct ApiServer {
 impl ApiServer {
     /// Opens the store, loads the watch cache, creates the system namespaces and binds the port.
     pub async fn bind(config: ApiServerConfig) -> Result<ApiServer, ApiServerError> {
+        // The port first: if it is taken there is nothing to open or clean up.
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ApiServerError::Listen { addr: config.listen, source })?;
+        let local_addr = listener.local_addr().map_err(|source| ApiServerError::Listen { addr: config.listen, source })?;
         let store_dir = config.data_dir.join("store");
         let store_err = |source| ApiServerError::Store { path: store_dir.display().to_string(), source };
         std::fs::create_dir_all(&store_dir).map_err(|e| store_err(StoreError::Backend(e.to_string())))?;
@@ -106,10 +111,6 @@ impl ApiServer {
             http: HttpClient::builder(hyper_util::rt::TokioExecutor::new()).build_http(),
         });
         namespaces::ensure_system_namespaces(&state).await.map_err(ApiServerError::Bootstrap)?;
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ApiServerError::Listen { addr: config.listen, source })?;
-        let local_addr = listener.local_addr().map_err(|source| ApiServerError::Listen { addr: config.listen, source })?;
         Ok(ApiServer { state, listener, local_addr, data_dir: config.data_dir, store, cache_task })
     }
 

@@ -52,11 +52,13 @@ pub async fn run(ctx: &Ctx, a: DeleteArgs) -> Result<(), CliError> {
         eprintln!("Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.");
     }
     let mut items: Vec<(&'static Resource, String, String)> = Vec::new();
+    let mut sources: Vec<Option<String>> = Vec::new();
     let mut errors = Vec::new();
     if !a.filenames.is_empty() {
         for mut m in manifest::read_all(&a.filenames)? {
             let (r, ns) = place(ctx, &mut m)?;
             items.push((r, ns, name_of(&m.object).to_string()));
+            sources.push(Some(m.source.clone()));
         }
     } else {
         let targets = parse_targets(&a.args)?;
@@ -87,7 +89,7 @@ pub async fn run(ctx: &Ctx, a: DeleteArgs) -> Result<(), CliError> {
         body["gracePeriodSeconds"] = json!(grace);
     }
     let mut deleted = Vec::new();
-    for (r, ns, name) in items {
+    for (i, (r, ns, name)) in items.into_iter().enumerate() {
         let path = r.object_path(&ns, &name);
         match ctx.send_json(http::Method::DELETE, &path, &[], "application/json", &body).await {
             Ok(_) => {
@@ -96,7 +98,10 @@ pub async fn run(ctx: &Ctx, a: DeleteArgs) -> Result<(), CliError> {
                 deleted.push((r, ns, name));
             }
             Err(e) if e.is_not_found() && a.ignore_not_found => {}
-            Err(e) => errors.push(e),
+            Err(e) => match sources.get(i).cloned().flatten() {
+                Some(src) => errors.push(e.with_context(format!("error when deleting {src:?}"))),
+                None => errors.push(e),
+            },
         }
     }
     if a.wait {

@@ -315,6 +315,61 @@ mod tests {
         assert_eq!(percent_decode("%2F%zz"), "/%zz");
     }
 
+    use crate::agent::{Agent, PodIndex};
+    use crate::runtime::sim::SimRuntime;
+    use crate::runtime::{ContainerSpec, Runtime, SandboxSpec};
+    use axum::body::to_bytes;
+    use tower::ServiceExt;
+
+    async fn agent_with_pod() -> Arc<Agent> {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let runtime = Arc::new(SimRuntime::new());
+        let agent = Arc::new(Agent {
+            client: kube::Client::try_from(config).unwrap(),
+            runtime: runtime.clone(),
+            recorder: crate::events::Recorder::disabled(),
+            data_dir: std::env::temp_dir(),
+            index: PodIndex::default(),
+            prepare_volumes: false,
+        });
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "ns", "uid": "u1"},
+            "spec": {"containers": [{"name": "c"}]}
+        }))
+        .unwrap();
+        agent.index.put(&pod);
+        let sb = runtime.create_sandbox(&SandboxSpec { pod_uid: "u1".into(), ..Default::default() }).await.unwrap();
+        let spec = ContainerSpec { sandbox_id: sb.id, pod_uid: "u1".into(), name: "c".into(), ..Default::default() };
+        let id = runtime.create_container(&spec).await.unwrap();
+        runtime.start_container(&id).await.unwrap();
+        agent
+    }
+
+    async fn get(agent: Arc<Agent>, uri: &str) -> (StatusCode, String) {
+        let req = axum::http::Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let resp = app(agent).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn container_logs_endpoint() {
+        let agent = agent_with_pod().await;
+        let (code, body) = get(agent.clone(), "/containerLogs/ns/web/c").await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "simulated container c started\n"));
+        let (code, body) = get(agent.clone(), "/containerLogs/ns/web/c?limitBytes=9").await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "simulated"));
+        let (code, body) = get(agent.clone(), "/containerLogs/ns/nope/c").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        assert!(body.contains("\"reason\":\"NotFound\""), "{body}");
+        let (code, body) = get(agent.clone(), "/containerLogs/ns/web/c?previous=true").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert!(body.contains("previous terminated container \\\"c\\\" in pod \\\"web\\\" not found"), "{body}");
+        let (code, _) = get(agent, "/exec/ns/web/c?command=ls").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "exec needs a WebSocket upgrade");
+    }
+
     #[test]
     fn exit_statuses() {
         assert_eq!(exit_status(0)["status"], "Success");

@@ -186,7 +186,14 @@ async fn relay(client: WebSocket, upstream: Upstream) {
                 Message::Text(t) => tungstenite::Message::Text(t.as_str().into()),
                 Message::Ping(p) => tungstenite::Message::Ping(p),
                 Message::Pong(p) => tungstenite::Message::Pong(p),
-                Message::Close(_) => break,
+                Message::Close(frame) => {
+                    let frame = frame.map(|f| tungstenite::protocol::CloseFrame {
+                        code: f.code.into(),
+                        reason: f.reason.as_str().into(),
+                    });
+                    let _ = up_tx.send(tungstenite::Message::Close(frame)).await;
+                    return;
+                }
             };
             if up_tx.send(out).await.is_err() {
                 break;
@@ -201,13 +208,22 @@ async fn relay(client: WebSocket, upstream: Upstream) {
                 tungstenite::Message::Text(t) => Message::Text(t.as_str().into()),
                 tungstenite::Message::Ping(p) => Message::Ping(p),
                 tungstenite::Message::Pong(p) => Message::Pong(p),
-                tungstenite::Message::Close(_) | tungstenite::Message::Frame(_) => break,
+                tungstenite::Message::Close(frame) => {
+                    let frame = frame.map(|f| axum::extract::ws::CloseFrame {
+                        code: f.code.into(),
+                        reason: f.reason.as_str().into(),
+                    });
+                    let _ = client_tx.send(Message::Close(frame)).await;
+                    return;
+                }
+                tungstenite::Message::Frame(_) => continue,
             };
             if client_tx.send(out).await.is_err() {
                 break;
             }
         }
-        let _ = client_tx.send(Message::Close(None)).await;
+        let normal = axum::extract::ws::CloseFrame { code: 1000, reason: "".into() };
+        let _ = client_tx.send(Message::Close(Some(normal))).await;
     };
     tokio::select! {
         _ = to_agent => {}

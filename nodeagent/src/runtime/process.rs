@@ -155,6 +155,15 @@ pub struct ProcessRuntime {
     /// Root with `ip` and `nsenter`: pods get their own namespaces.
     isolation: bool,
     exits: broadcast::Sender<String>,
+    bridge_ready: std::sync::atomic::AtomicBool,
+    /// pod uid → its sandbox and container ids (so a pod's state is read without scanning all).
+    by_pod: std::sync::Mutex<std::collections::HashMap<String, PodIds>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct PodIds {
+    sandboxes: Vec<String>,
+    containers: Vec<String>,
 }
 
 impl ProcessRuntime {
@@ -175,13 +184,40 @@ impl ProcessRuntime {
             tracing::warn!("process runtime: not running as root: pods run in the host's namespaces; volume mounts, pod IPs and resource limits are unavailable");
         }
         let (exits, _) = broadcast::channel(1024);
-        let rt = ProcessRuntime { root, binary, isolation, exits };
+        let mut by_pod: std::collections::HashMap<String, PodIds> = std::collections::HashMap::new();
+        for s in list_json::<SandboxRecord>(&root.join("sandboxes"), "sandbox.json") {
+            by_pod.entry(s.pod_uid.clone()).or_default().sandboxes.push(s.id);
+        }
+        for c in list_json::<ContainerRecord>(&root.join("containers"), "container.json") {
+            by_pod.entry(c.pod_uid.clone()).or_default().containers.push(c.id);
+        }
+        let rt = ProcessRuntime {
+            root,
+            binary,
+            isolation,
+            exits,
+            bridge_ready: std::sync::atomic::AtomicBool::new(false),
+            by_pod: std::sync::Mutex::new(by_pod),
+        };
         rt.watch_adopted();
         Ok(rt)
     }
 
     pub fn isolation(&self) -> bool {
         self.isolation
+    }
+
+    fn ids(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, PodIds>> {
+        self.by_pod.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn forget(&self, id: &str) {
+        let mut ids = self.ids();
+        for p in ids.values_mut() {
+            p.sandboxes.retain(|s| s != id);
+            p.containers.retain(|c| c != id);
+        }
+        ids.retain(|_, p| !p.sandboxes.is_empty() || !p.containers.is_empty());
     }
 
     fn sandbox_dir(&self, id: &str) -> PathBuf {
@@ -294,39 +330,34 @@ impl ProcessRuntime {
         let ipam = crate::ipam::Ipam::new(&format!("{}.0/24", ip.rsplit_once('.').map_or("10.244.0", |(net, _)| net)))
             .ok_or_else(|| RuntimeError::Unsupported(format!("bad pod IP {ip}")))?;
         let gw = ipam.gateway().to_string();
-        if !Path::new(&format!("/sys/class/net/{BRIDGE}")).exists() {
-            run_cmd("ip", &["link", "add", BRIDGE, "type", "bridge"]).await?;
+        if !self.bridge_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            if !Path::new(&format!("/sys/class/net/{BRIDGE}")).exists() {
+                run_cmd("ip", &["link", "add", BRIDGE, "type", "bridge"]).await?;
+            }
+            let has_gw = tokio::process::Command::new("ip")
+                .args(["-4", "addr", "show", "dev", BRIDGE])
+                .output()
+                .await
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {gw}/")))
+                .unwrap_or(false);
+            if !has_gw {
+                run_cmd("ip", &["addr", "add", &format!("{gw}/24"), "dev", BRIDGE]).await?;
+            }
+            run_cmd("ip", &["link", "set", BRIDGE, "up"]).await?;
+            self.bridge_ready.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        let has_gw = tokio::process::Command::new("ip")
-            .args(["-4", "addr", "show", "dev", BRIDGE])
-            .output()
-            .await
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {gw}/")))
-            .unwrap_or(false);
-        if !has_gw {
-            run_cmd("ip", &["addr", "add", &format!("{gw}/24"), "dev", BRIDGE]).await?;
-        }
-        run_cmd("ip", &["link", "set", BRIDGE, "up"]).await?;
         let short = &id[id.len().saturating_sub(8)..];
         let host_end = format!("vm{short}");
         let pod_end = format!("vp{short}");
-        run_cmd("ip", &["link", "add", &host_end, "type", "veth", "peer", "name", &pod_end]).await?;
-        run_cmd("ip", &["link", "set", &pod_end, "netns", &pid.to_string()]).await?;
-        run_cmd("ip", &["link", "set", &host_end, "master", BRIDGE, "up"]).await?;
-        let t = pid.to_string();
-        let ns = |args: &[&str]| -> Vec<String> {
-            ["-t", &t, "-n", "ip"].iter().chain(args.iter()).map(|s| s.to_string()).collect()
-        };
-        for args in [
-            ns(&["link", "set", &pod_end, "name", "eth0"]),
-            ns(&["addr", "add", &format!("{ip}/24"), "dev", "eth0"]),
-            ns(&["link", "set", "eth0", "up"]),
-            ns(&["link", "set", "lo", "up"]),
-            ns(&["route", "add", "default", "via", &gw]),
-        ] {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            run_cmd("nsenter", &refs).await?;
-        }
+        // Two `ip -batch` runs: the host's side, then the pod's side inside its namespace.
+        let host = format!(
+            "link add {host_end} type veth peer name {pod_end}\nlink set {pod_end} netns {pid}\nlink set {host_end} master {BRIDGE} up\n"
+        );
+        run_batch("ip", &["-batch", "-"], &host).await?;
+        let pod = format!(
+            "link set {pod_end} name eth0\naddr add {ip}/24 dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via {gw}\n"
+        );
+        run_batch("nsenter", &["-t", &pid.to_string(), "-n", "ip", "-batch", "-"], &pod).await?;
         Ok(())
     }
 
@@ -391,6 +422,31 @@ pub fn container_env(rec: &ContainerRecord) -> Vec<(String, String)> {
 
 fn which(prog: &str) -> bool {
     std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file())).unwrap_or(false)
+}
+
+/// Runs `prog args` with `input` on its stdin.
+async fn run_batch(prog: &str, args: &[&str], input: &str) -> Result<(), RuntimeError> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(prog)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| RuntimeError::io(format!("run {prog}"), e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).await.map_err(|e| RuntimeError::io(format!("feed {prog}"), e))?;
+    }
+    let out = child.wait_with_output().await.map_err(|e| RuntimeError::io(format!("run {prog}"), e))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(RuntimeError::Unsupported(format!(
+            "{prog} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
 }
 
 async fn run_cmd(prog: &str, args: &[&str]) -> Result<(), RuntimeError> {
@@ -548,6 +604,7 @@ impl Runtime for ProcessRuntime {
             pid_init,
         };
         write_json(&dir.join("sandbox.json"), &rec).map_err(|e| RuntimeError::io("write the sandbox record", e))?;
+        self.ids().entry(rec.pod_uid.clone()).or_default().sandboxes.push(rec.id.clone());
         Ok(self.sandbox_info(&rec))
     }
 
@@ -570,6 +627,7 @@ impl Runtime for ProcessRuntime {
             let _ = std::fs::remove_dir_all(logs);
         }
         let _ = std::fs::remove_dir_all(self.sandbox_dir(sandbox_id));
+        self.forget(sandbox_id);
         Ok(())
     }
 
@@ -628,6 +686,7 @@ impl Runtime for ProcessRuntime {
             hostname: sandbox.hostname.clone(),
         };
         write_json(&dir.join("container.json"), &rec).map_err(|e| RuntimeError::io("write the container record", e))?;
+        self.ids().entry(rec.pod_uid.clone()).or_default().containers.push(rec.id.clone());
         Ok(id)
     }
 
@@ -741,6 +800,7 @@ impl Runtime for ProcessRuntime {
             let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
         }
         let _ = std::fs::remove_dir_all(dir);
+        self.forget(id);
         Ok(())
     }
 
@@ -750,6 +810,13 @@ impl Runtime for ProcessRuntime {
             sandboxes: sandboxes.iter().map(|s| self.sandbox_info(s)).collect(),
             containers: self.all_containers().iter().map(|c| self.info(c)).collect(),
         })
+    }
+
+    async fn list_pod(&self, pod_uid: &str) -> Result<Listing, RuntimeError> {
+        let ids = self.ids().get(pod_uid).cloned().unwrap_or_default();
+        let sandboxes = ids.sandboxes.iter().filter_map(|id| self.read_sandbox(id).ok()).map(|s| self.sandbox_info(&s)).collect();
+        let containers = ids.containers.iter().filter_map(|id| self.read_container(id).ok()).map(|c| self.info(&c)).collect();
+        Ok(Listing { sandboxes, containers })
     }
 
     async fn exec_sync(&self, id: &str, argv: &[String], timeout: Duration) -> Result<ExecOutput, RuntimeError> {
