@@ -248,8 +248,7 @@ pub async fn delete(state: &AppState, t: &Target, q: &Query, headers: &HeaderMap
     }
     let deleted = state.delete(t, &opts).await?;
     if !deleted.finished || t.res.tag == KindTag::Pod {
-        let code = if deleted.finished { StatusCode::OK } else { StatusCode::OK };
-        return Ok(respond(code, output, &deleted.object));
+        return Ok(respond(StatusCode::OK, output, &deleted.object));
     }
     Ok(respond(StatusCode::OK, output, &success_status(t.res.plural, t.name(), &deleted.object)))
 }
