@@ -57,7 +57,8 @@ impl NodeCtx {
 #[derive(Clone, Debug)]
 pub struct IndexEntry {
     pub uid: String,
-    pub pod: Pod,
+    /// Names of all the pod's containers (init ones included).
+    pub containers: Vec<String>,
 }
 
 /// (namespace, name) → the pod the agent runs under that name.
@@ -69,8 +70,17 @@ pub struct PodIndex {
 impl PodIndex {
     pub fn put(&self, pod: &Pod) {
         let key = key(pod);
-        let entry = IndexEntry { uid: pod.metadata.uid.clone().unwrap_or_default(), pod: pod.clone() };
-        self.inner.write().unwrap_or_else(|p| p.into_inner()).insert(key, entry);
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if map.get(&key).is_some_and(|e| e.uid == uid) {
+            return;
+        }
+        let containers = crate::plan::init_containers(pod)
+            .iter()
+            .chain(crate::plan::containers(pod))
+            .map(|c| c.name.clone())
+            .collect();
+        map.insert(key, IndexEntry { uid, containers });
     }
 
     pub fn remove(&self, pod: &Pod, uid: &str) {

@@ -197,11 +197,7 @@ fn run_container(dir: &Path, rec: &ContainerRecord) -> Result<(), String> {
         }
         c
     };
-    cmd.env_clear()
-        .envs(container_env(rec))
-        .env_remove(SHIM_ENV)
-        .stdin(Stdio::null())
-        .process_group(0);
+    cmd.env_clear().envs(container_env(rec)).env_remove(SHIM_ENV).stdin(Stdio::null()).process_group(0);
     if root.is_some() {
         // The helper needs this to know its role; the command does not see it (exec replaces it).
         let spec = ExecInRoot {
@@ -217,7 +213,9 @@ fn run_container(dir: &Path, rec: &ContainerRecord) -> Result<(), String> {
     let log = Arc::new(Mutex::new(log));
     let mut copiers = Vec::new();
     for (stream, is_stdout) in [(Stream::Stdout, true), (Stream::Stderr, false)] {
-        let (reader, writer) = std::io::pipe().map_err(|e| format!("cannot create a pipe: {e}"))?;
+        let (reader, writer) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("cannot create a pipe: {e}"))?;
+        let reader = File::from(reader);
         if is_stdout {
             cmd.stdout(writer);
         } else {
@@ -233,8 +231,10 @@ fn run_container(dir: &Path, rec: &ContainerRecord) -> Result<(), String> {
         if !init.alive() {
             return Err("the pod's PID namespace is gone".into());
         }
-        let f = File::open(format!("/proc/{}/ns/pid", init.pid)).map_err(|e| format!("cannot open the pid namespace: {e}"))?;
-        nix::sched::setns(f, CloneFlags::CLONE_NEWPID).map_err(|e| format!("cannot join the pod's pid namespace: {e}"))?;
+        let f = File::open(format!("/proc/{}/ns/pid", init.pid))
+            .map_err(|e| format!("cannot open the pid namespace: {e}"))?;
+        nix::sched::setns(f, CloneFlags::CLONE_NEWPID)
+            .map_err(|e| format!("cannot join the pod's pid namespace: {e}"))?;
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -246,6 +246,18 @@ fn run_container(dir: &Path, rec: &ContainerRecord) -> Result<(), String> {
         }
     };
     let pid = i32::try_from(child.id()).map_err(|e| e.to_string())?;
+    if root.is_some() {
+        // The helper chroots and execs the command: the container runs once that happened (hooks,
+        // probes and exec enter its root from then on).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+            if exe.map_or(true, |e| e != self_exe) || matches!(child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
     let started = StartedRecord {
         pid: ProcessRef::of(pid).unwrap_or(ProcessRef { pid, start_time: 0 }),
         started_at: Timestamp::now(),

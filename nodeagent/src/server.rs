@@ -97,7 +97,7 @@ async fn container_logs(
     let previous = flag(&q, "previous");
     let instance = if previous { observed.previous(&container) } else { observed.latest(&container) };
     let Some(instance) = instance else {
-        let known = crate::worker::find_container(&entry.pod, &container).is_some();
+        let known = entry.containers.contains(&container);
         let message = if !known {
             format!("container {container} is not valid for pod {pod}")
         } else if previous {

@@ -578,11 +578,7 @@ impl Runtime for ProcessRuntime {
         }
         let pause = ProcessRef::of(pid);
         // `ready <pid>`: the PID 1 of a shared PID namespace.
-        let pid_init = ready
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<i32>().ok())
-            .and_then(ProcessRef::of);
+        let pid_init = ready.split_whitespace().nth(1).and_then(|p| p.parse::<i32>().ok()).and_then(ProcessRef::of);
         let ip = if isolated { spec.ip.clone() } else { None };
         if let (true, Some(ip)) = (isolated, &ip) {
             if let Err(e) = self.setup_network(pid, ip, &id).await {
@@ -814,8 +810,10 @@ impl Runtime for ProcessRuntime {
 
     async fn list_pod(&self, pod_uid: &str) -> Result<Listing, RuntimeError> {
         let ids = self.ids().get(pod_uid).cloned().unwrap_or_default();
-        let sandboxes = ids.sandboxes.iter().filter_map(|id| self.read_sandbox(id).ok()).map(|s| self.sandbox_info(&s)).collect();
-        let containers = ids.containers.iter().filter_map(|id| self.read_container(id).ok()).map(|c| self.info(&c)).collect();
+        let sandboxes =
+            ids.sandboxes.iter().filter_map(|id| self.read_sandbox(id).ok()).map(|s| self.sandbox_info(&s)).collect();
+        let containers =
+            ids.containers.iter().filter_map(|id| self.read_container(id).ok()).map(|c| self.info(&c)).collect();
         Ok(Listing { sandboxes, containers })
     }
 

@@ -87,6 +87,14 @@ pub struct DockerRuntime {
     /// The value of [`LABEL_AGENT`] on everything this runtime makes.
     agent: String,
     exits: broadcast::Sender<String>,
+    /// Ends the event watcher when the runtime goes.
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for DockerRuntime {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 fn engine(what: impl Into<String>, e: DockerError) -> RuntimeError {
@@ -121,7 +129,8 @@ impl DockerRuntime {
             config.pause_image
         );
         let (exits, _) = broadcast::channel(1024);
-        let rt = DockerRuntime { docker, config, agent, exits };
+        let stop = tokio_util::sync::CancellationToken::new();
+        let rt = DockerRuntime { docker, config, agent, exits, stop };
         rt.ensure_pause_image().await?;
         rt.watch_events();
         Ok(rt)
@@ -213,8 +222,9 @@ impl DockerRuntime {
         let docker = self.docker.clone();
         let exits = self.exits.clone();
         let agent = self.agent.clone();
+        let stop = self.stop.clone();
         handle.spawn(async move {
-            loop {
+            while !stop.is_cancelled() {
                 let filters = HashMap::from([
                     ("type".to_owned(), vec!["container".to_owned()]),
                     ("event".to_owned(), vec!["die".to_owned(), "oom".to_owned()]),
@@ -222,7 +232,12 @@ impl DockerRuntime {
                 ]);
                 let options = EventsOptions { filters: Some(filters), ..Default::default() };
                 let mut events = docker.events(Some(options));
-                while let Some(ev) = events.next().await {
+                loop {
+                    let ev = tokio::select! {
+                        _ = stop.cancelled() => return,
+                        ev = events.next() => ev,
+                    };
+                    let Some(ev) = ev else { break };
                     match ev {
                         Ok(ev) => {
                             let uid = ev.actor.and_then(|a| a.attributes).and_then(|mut a| a.remove(LABEL_POD_UID));
@@ -236,7 +251,10 @@ impl DockerRuntime {
                         }
                     }
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
             }
         });
     }
@@ -471,7 +489,9 @@ impl Runtime for DockerRuntime {
         // Docker's timeout is whole seconds; round up so the grace period is never cut short.
         let secs = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
         let options = StopContainerOptions { t: Some(i32::try_from(secs).unwrap_or(i32::MAX)), ..Default::default() };
-        match self.docker.stop_container(id, Some(options)).await {
+        // The engine answers once the container has stopped: wait past the grace period.
+        let docker = self.docker.clone().with_timeout(Duration::from_secs(secs.saturating_add(60)));
+        match docker.stop_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // 304: already stopped.
