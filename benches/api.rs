@@ -136,7 +136,9 @@ async fn watch_latency(url: &str, watchers: usize, events: usize) -> Vec<f64> {
     let mut handles = Vec::new();
     for _ in 0..watchers {
         let tx = tx.clone();
-        let url = format!("{url}/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}&labelSelector=app%3Dwatchbench");
+        let url = format!(
+            "{url}/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}&labelSelector=app%3Dwatchbench"
+        );
         let client = reqwest::Client::new();
         handles.push(tokio::spawn(async move {
             let resp = client.get(url).send().await.expect("watch");

@@ -61,8 +61,6 @@ fn secs(d: Duration) -> f64 {
 async fn minik_runs(runs: usize) -> Vec<f64> {
     let minik = tokio::task::block_in_place(|| Minik::start("up", &["--runtime", "docker"]));
     let api = Api::new(&minik.url);
-    let agent = std::fs::canonicalize(minik.data_dir.join("agent/runtime")).unwrap();
-    let agent_label = format!("label=io.minik.agent={}", agent.display());
     // Warm-up: the first pod pays for anything made once (the pause image if missing).
     let mut out = Vec::new();
     for i in 0..=runs {
@@ -95,6 +93,9 @@ async fn minik_runs(runs: usize) -> Vec<f64> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+    let agent = std::fs::canonicalize(minik.data_dir.join("agent/runtime"))
+        .unwrap_or_else(|_| minik.data_dir.join("agent/runtime"));
+    let agent_label = format!("label=io.minik.agent={}", agent.display());
     let left: Vec<String> = docker(&["ps", "-aq", "--filter", &agent_label]).1.lines().map(str::to_owned).collect();
     if !left.is_empty() {
         let mut args = vec!["rm", "-f"];
@@ -112,13 +113,35 @@ fn by_hand_runs(runs: usize) -> Vec<f64> {
         let app = format!("minik-bench-app-{}-{i}", std::process::id());
         let t0 = Instant::now();
         let (code, _, err) = docker(&[
-            "run", "-d", "--name", &pause, "--label", LABEL, "--hostname", "bench", "--ipc", "shareable", PAUSE,
+            "run",
+            "-d",
+            "--name",
+            &pause,
+            "--label",
+            LABEL,
+            "--hostname",
+            "bench",
+            "--ipc",
+            "shareable",
+            PAUSE,
         ]);
         assert_eq!(code, 0, "{err}");
         let joined = format!("container:{pause}");
         let (code, _, err) = docker(&[
-            "run", "-d", "--name", &app, "--label", LABEL, "--network", &joined, "--ipc", &joined, "--entrypoint", "sleep",
-            BUSYBOX, "3600",
+            "run",
+            "-d",
+            "--name",
+            &app,
+            "--label",
+            LABEL,
+            "--network",
+            &joined,
+            "--ipc",
+            &joined,
+            "--entrypoint",
+            "sleep",
+            BUSYBOX,
+            "3600",
         ]);
         assert_eq!(code, 0, "{err}");
         let took = secs(t0.elapsed());
@@ -135,7 +158,8 @@ fn bare_runs(runs: usize) -> Vec<f64> {
     for i in 0..=runs {
         let name = format!("minik-bench-bare-{}-{i}", std::process::id());
         let t0 = Instant::now();
-        let (code, _, err) = docker(&["run", "-d", "--name", &name, "--label", LABEL, "--entrypoint", "sleep", BUSYBOX, "3600"]);
+        let (code, _, err) =
+            docker(&["run", "-d", "--name", &name, "--label", LABEL, "--entrypoint", "sleep", BUSYBOX, "3600"]);
         assert_eq!(code, 0, "{err}");
         if i > 0 {
             out.push(secs(t0.elapsed()));

@@ -34,16 +34,42 @@ async fn discovery_and_health() {
     let r = api.send("GET", "/api", None, Some(agg), None).await;
     assert!(r.headers["content-type"].to_str().unwrap().contains("as=APIGroupDiscoveryList"));
     let v = r.json();
-    let pods = v["items"][0]["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "pods").cloned().unwrap();
+    let pods = v["items"][0]["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "pods")
+        .cloned()
+        .unwrap();
     assert_eq!(pods["shortNames"], json!(["po"]));
     assert_eq!(pods["categories"], json!(["all"]));
     // Only v2beta1 asked: answered in v2beta1.
-    let r = api.send("GET", "/apis", None, Some("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"), None).await;
+    let r = api
+        .send(
+            "GET",
+            "/apis",
+            None,
+            Some("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"),
+            None,
+        )
+        .await;
     assert_eq!(r.json()["apiVersion"], "apidiscovery.k8s.io/v2beta1");
     assert_eq!(api.get("/apis").await.json()["kind"], "APIGroupList");
     let legacy = api.get("/api/v1").await.json();
     let names: Vec<&str> = legacy["resources"].as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
-    for n in ["pods", "pods/status", "pods/binding", "pods/log", "pods/exec", "nodes", "namespaces", "configmaps", "secrets", "events", "services"] {
+    for n in [
+        "pods",
+        "pods/status",
+        "pods/binding",
+        "pods/log",
+        "pods/exec",
+        "nodes",
+        "namespaces",
+        "configmaps",
+        "secrets",
+        "events",
+        "services",
+    ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
     let leases = api.get("/apis/coordination.k8s.io/v1").await.json();
@@ -55,7 +81,8 @@ async fn discovery_and_health() {
     assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Pod");
     assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
     let ns = api.get("/api/v1/namespaces").await.json();
-    let names: Vec<&str> = ns["items"].as_array().unwrap().iter().filter_map(|n| n["metadata"]["name"].as_str()).collect();
+    let names: Vec<&str> =
+        ns["items"].as_array().unwrap().iter().filter_map(|n| n["metadata"]["name"].as_str()).collect();
     assert_eq!(names, vec!["default", "kube-node-lease", "kube-public", "kube-system"]);
     let r = api.get("/api/v1/foos").await;
     assert_eq!((r.status, r.json()["kind"].as_str()), (404, Some("Status")));
@@ -86,7 +113,10 @@ async fn create_get_defaults_and_errors() {
     let dup = api.post(PODS, &pod("web")).await;
     assert_eq!(dup.status, 409);
     let s = dup.json();
-    assert_eq!((s["reason"].as_str(), s["message"].as_str()), (Some("AlreadyExists"), Some("pods \"web\" already exists")));
+    assert_eq!(
+        (s["reason"].as_str(), s["message"].as_str()),
+        (Some("AlreadyExists"), Some("pods \"web\" already exists"))
+    );
 
     let missing = api.get(&format!("{PODS}/nope")).await;
     assert_eq!(missing.status, 404);
@@ -109,7 +139,10 @@ async fn create_get_defaults_and_errors() {
     assert!(fields.contains(&"spec.containers[0].image"), "{fields:?}");
     assert!(fields.contains(&"spec.restartPolicy"), "{fields:?}");
     let image = causes.iter().find(|c| c["field"] == "spec.containers[0].image").unwrap();
-    assert_eq!((image["reason"].as_str(), image["message"].as_str()), (Some("FieldValueRequired"), Some("Required value")));
+    assert_eq!(
+        (image["reason"].as_str(), image["message"].as_str()),
+        (Some("FieldValueRequired"), Some("Required value"))
+    );
 
     // Malformed bodies are 400, never 5xx.
     let r = api.send("POST", PODS, Some("application/json"), None, Some(b"{not json".to_vec())).await;
@@ -138,7 +171,12 @@ async fn create_get_defaults_and_errors() {
     assert_eq!(r.status, 201);
     assert_eq!(api.get(&format!("{PODS}/dry")).await.status, 404);
     // generateName
-    let r = api.post(PODS, &json!({"metadata": {"generateName": "gen-"}, "spec": {"containers": [{"name": "c", "image": "i"}]}})).await;
+    let r = api
+        .post(
+            PODS,
+            &json!({"metadata": {"generateName": "gen-"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(r.json()["metadata"]["name"].as_str().unwrap().starts_with("gen-"));
 }
@@ -159,7 +197,10 @@ async fn update_conflicts_and_patches() {
     assert_eq!(r.status, 409);
     let s = r.json();
     assert_eq!(s["reason"], "Conflict");
-    assert!(s["message"].as_str().unwrap().starts_with("Operation cannot be fulfilled on pods \"p1\": the object has been modified"));
+    assert!(s["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Operation cannot be fulfilled on pods \"p1\": the object has been modified"));
     // Spec is immutable except the image.
     let mut changed = updated.clone();
     changed["spec"]["containers"][0]["command"] = json!(["true"]);
@@ -172,22 +213,45 @@ async fn update_conflicts_and_patches() {
     assert_eq!(r.json()["metadata"]["generation"], 2);
 
     // merge patch: add and remove labels
-    let r = api.patch(&format!("{PODS}/p1"), "application/merge-patch+json", &json!({"metadata": {"labels": {"a": "b", "tier": null}}})).await;
+    let r = api
+        .patch(
+            &format!("{PODS}/p1"),
+            "application/merge-patch+json",
+            &json!({"metadata": {"labels": {"a": "b", "tier": null}}}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let labels = r.json()["metadata"]["labels"].clone();
     assert_eq!(labels, json!({"app": "web", "a": "b"}));
     // json patch
-    let r = api.patch(&format!("{PODS}/p1"), "application/json-patch+json", &json!([{"op": "add", "path": "/metadata/annotations", "value": {"note": "x"}}])).await;
+    let r = api
+        .patch(
+            &format!("{PODS}/p1"),
+            "application/json-patch+json",
+            &json!([{"op": "add", "path": "/metadata/annotations", "value": {"note": "x"}}]),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["metadata"]["annotations"]["note"], "x");
     // strategic merge: containers merge by name (image change keeps command)
-    let r = api.patch(&format!("{PODS}/p1"), "application/strategic-merge-patch+json",
-        &json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.38"}]}})).await;
+    let r = api
+        .patch(
+            &format!("{PODS}/p1"),
+            "application/strategic-merge-patch+json",
+            &json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.38"}]}}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let c = &r.json()["spec"]["containers"][0];
     assert_eq!((c["image"].as_str(), c["command"][0].as_str()), (Some("busybox:1.38"), Some("sleep")));
     // patch with a stale resourceVersion precondition
-    let r = api.patch(&format!("{PODS}/p1"), "application/merge-patch+json", &json!({"metadata": {"resourceVersion": "1", "labels": {"x": "y"}}})).await;
+    let r = api
+        .patch(
+            &format!("{PODS}/p1"),
+            "application/merge-patch+json",
+            &json!({"metadata": {"resourceVersion": "1", "labels": {"x": "y"}}}),
+        )
+        .await;
     assert_eq!(r.status, 409);
     // unsupported patch type
     let r = api.patch(&format!("{PODS}/p1"), "application/json", &json!({})).await;
@@ -195,7 +259,13 @@ async fn update_conflicts_and_patches() {
     // server-side apply creates, then updates
     let applied = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "s1", "namespace": "default", "labels": {"v": "1"}},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-    let r = api.patch(&format!("{PODS}/s1?fieldManager=kubectl&fieldValidation=Strict&force=false"), "application/apply-patch+yaml", &applied).await;
+    let r = api
+        .patch(
+            &format!("{PODS}/s1?fieldManager=kubectl&fieldValidation=Strict&force=false"),
+            "application/apply-patch+yaml",
+            &applied,
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let mut again = applied.clone();
     again["metadata"]["labels"]["v"] = json!("2");
@@ -251,7 +321,10 @@ async fn lists_selectors_and_paging() {
     let r = api.get(&format!("{PODS}?labelSelector={}", urlencode("a in (b"))).await;
     assert_eq!(r.status, 400);
     assert_eq!(names(&api.get(&format!("{PODS}?fieldSelector=metadata.name%3Dp3")).await.json()), vec!["p3"]);
-    assert_eq!(names(&api.get(&format!("/api/v1/pods?fieldSelector=metadata.namespace%3Dother")).await.json()), vec!["elsewhere"]);
+    assert_eq!(
+        names(&api.get(&format!("/api/v1/pods?fieldSelector=metadata.namespace%3Dother")).await.json()),
+        vec!["elsewhere"]
+    );
     assert_eq!(names(&api.get(&format!("{PODS}?fieldSelector=status.phase%21%3DPending")).await.json()).len(), 0);
     assert_eq!(names(&api.get(&format!("{PODS}?fieldSelector=spec.nodeName%3D")).await.json()).len(), 7);
     let r = api.get(&format!("{PODS}?fieldSelector=spec.bogus%3Dx")).await;
@@ -294,7 +367,11 @@ async fn read_events(api: &Api, path: &str, n: usize) -> Vec<Value> {
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while out.len() < n {
-        let chunk = tokio::time::timeout_at(deadline, stream.next()).await.expect("watch timed out").expect("stream ended").unwrap();
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("watch timed out")
+            .expect("stream ended")
+            .unwrap();
         buf.extend_from_slice(&chunk);
         while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
@@ -314,32 +391,62 @@ async fn watch_from_revision_and_selectors() {
     b["metadata"]["labels"]["sel"] = json!("yes");
     api.post(PODS, &b).await;
     api.patch(&format!("{PODS}/a"), "application/merge-patch+json", &json!({"metadata": {"labels": {"x": "1"}}})).await;
-    api.patch(&format!("{PODS}/b"), "application/merge-patch+json", &json!({"metadata": {"labels": {"sel": "no"}}})).await;
+    api.patch(&format!("{PODS}/b"), "application/merge-patch+json", &json!({"metadata": {"labels": {"sel": "no"}}}))
+        .await;
     api.delete(&format!("{PODS}/a"), None).await;
     let events = read_events(&api, &format!("{PODS}?watch=true&resourceVersion={start}"), 4).await;
-    let summary: Vec<(String, String)> = events.iter().map(|e| (e["type"].as_str().unwrap().into(), e["object"]["metadata"]["name"].as_str().unwrap().into())).collect();
-    assert_eq!(summary, vec![("ADDED".into(), "b".into()), ("MODIFIED".into(), "a".into()), ("MODIFIED".into(), "b".into()), ("DELETED".into(), "a".into())]);
+    let summary: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap().into(), e["object"]["metadata"]["name"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("ADDED".into(), "b".into()),
+            ("MODIFIED".into(), "a".into()),
+            ("MODIFIED".into(), "b".into()),
+            ("DELETED".into(), "a".into())
+        ]
+    );
     let revs: Vec<i64> = events.iter().map(|e| rv(&e["object"])).collect();
     assert!(revs.windows(2).all(|w| w[0] < w[1]), "{revs:?}");
     // with a selector: b stops matching → DELETED
-    let events = read_events(&api, &format!("{PODS}?watch=true&resourceVersion={start}&labelSelector=sel%3Dyes"), 2).await;
+    let events =
+        read_events(&api, &format!("{PODS}?watch=true&resourceVersion={start}&labelSelector=sel%3Dyes"), 2).await;
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["ADDED", "DELETED"]);
     // rv=0: synthetic ADDED for what exists, then live changes
     let api2 = Api::new(&api.base);
-    let watcher = tokio::spawn(async move { read_events(&api2, &format!("{PODS}?watch=true&resourceVersion=0"), 2).await });
+    let watcher =
+        tokio::spawn(async move { read_events(&api2, &format!("{PODS}?watch=true&resourceVersion=0"), 2).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     api.post(PODS, &pod("c")).await;
     let events = watcher.await.unwrap();
-    assert_eq!((events[0]["type"].as_str(), events[0]["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("b")));
-    assert_eq!((events[1]["type"].as_str(), events[1]["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("c")));
+    assert_eq!(
+        (events[0]["type"].as_str(), events[0]["object"]["metadata"]["name"].as_str()),
+        (Some("ADDED"), Some("b"))
+    );
+    assert_eq!(
+        (events[1]["type"].as_str(), events[1]["object"]["metadata"]["name"].as_str()),
+        (Some("ADDED"), Some("c"))
+    );
     // sendInitialEvents + bookmarks
-    let events = read_events(&api, &format!("{PODS}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan"), 3).await;
+    let events = read_events(
+        &api,
+        &format!("{PODS}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan"),
+        3,
+    )
+    .await;
     assert_eq!(events[2]["type"], "BOOKMARK");
     assert_eq!(events[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
     // Table watch: first event carries the column definitions
-    let resp = api.client.get(format!("{}{PODS}?watch=true&resourceVersion={start}", api.base))
-        .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json").send().await.unwrap();
+    let resp = api
+        .client
+        .get(format!("{}{PODS}?watch=true&resourceVersion={start}", api.base))
+        .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+        .send()
+        .await
+        .unwrap();
     let mut s = resp.bytes_stream();
     let chunk = tokio::time::timeout(Duration::from_secs(5), s.next()).await.unwrap().unwrap().unwrap();
     let first: Value = serde_json::from_slice(chunk.split(|b| *b == b'\n').next().unwrap()).unwrap();
@@ -354,19 +461,32 @@ async fn tables_yaml_binding_and_graceful_delete() {
     api.post(PODS, &pod("web")).await;
     let t = api.send("GET", PODS, None, Some(table_accept), None).await.json();
     assert_eq!(t["kind"], "Table");
-    let cols: Vec<&str> = t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(cols, vec!["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"]);
+    let cols: Vec<&str> =
+        t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        cols,
+        vec!["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"]
+    );
     let cells = &t["rows"][0]["cells"];
     assert_eq!((cells[0].as_str(), cells[1].as_str(), cells[2].as_str()), (Some("web"), Some("0/1"), Some("Pending")));
     assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
     assert!(t["metadata"]["resourceVersion"].is_string());
     let nodes = api.send("GET", "/api/v1/nodes", None, Some(table_accept), None).await.json();
-    let cols: Vec<&str> = nodes["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let cols: Vec<&str> =
+        nodes["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(&cols[..5], &["Name", "Status", "Roles", "Age", "Version"]);
 
     // YAML in and out
     let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: \"1\"\n";
-    let r = api.send("POST", "/api/v1/namespaces/default/configmaps", Some("application/yaml"), None, Some(yaml.as_bytes().to_vec())).await;
+    let r = api
+        .send(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            Some("application/yaml"),
+            None,
+            Some(yaml.as_bytes().to_vec()),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = api.send("GET", "/api/v1/namespaces/default/configmaps/cfg", None, Some("application/yaml"), None).await;
     assert!(r.headers["content-type"].to_str().unwrap().starts_with("application/yaml"));
@@ -383,7 +503,11 @@ async fn tables_yaml_binding_and_graceful_delete() {
     assert_eq!(r.status, 201, "{}", r.text);
     let bound = api.get(&format!("{PODS}/web")).await.json();
     assert_eq!(bound["spec"]["nodeName"], "n1");
-    assert!(bound["status"]["conditions"].as_array().unwrap().iter().any(|c| c["type"] == "PodScheduled" && c["status"] == "True"));
+    assert!(bound["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "PodScheduled" && c["status"] == "True"));
     let r = api.post(&format!("{PODS}/web/binding"), &binding).await;
     assert_eq!(r.status, 409);
 
@@ -394,10 +518,14 @@ async fn tables_yaml_binding_and_graceful_delete() {
     assert!(marked["metadata"]["deletionTimestamp"].is_string());
     assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 30);
     assert_eq!(api.get(&format!("{PODS}/web")).await.status, 200);
-    let wrong = api.delete(&format!("{PODS}/web"), Some(&json!({"gracePeriodSeconds": 0, "preconditions": {"uid": "nope"}}))).await;
+    let wrong = api
+        .delete(&format!("{PODS}/web"), Some(&json!({"gracePeriodSeconds": 0, "preconditions": {"uid": "nope"}})))
+        .await;
     assert_eq!(wrong.status, 409);
     let uid = marked["metadata"]["uid"].as_str().unwrap();
-    let r = api.delete(&format!("{PODS}/web"), Some(&json!({"gracePeriodSeconds": 0, "preconditions": {"uid": uid}}))).await;
+    let r = api
+        .delete(&format!("{PODS}/web"), Some(&json!({"gracePeriodSeconds": 0, "preconditions": {"uid": uid}})))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(api.get(&format!("{PODS}/web")).await.status, 404);
     // unbound pods go at once
@@ -469,7 +597,8 @@ async fn slow_watcher_is_dropped_without_blocking_writers() {
         }
     }
     // And the server still serves watches.
-    let events = read_events(&api, &format!("{PODS}?watch=true&resourceVersion=0&fieldSelector=metadata.name%3Dw7"), 1).await;
+    let events =
+        read_events(&api, &format!("{PODS}?watch=true&resourceVersion=0&fieldSelector=metadata.name%3Dw7"), 1).await;
     assert_eq!(events[0]["object"]["metadata"]["name"], "w7");
 }
 

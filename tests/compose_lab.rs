@@ -156,7 +156,8 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let pods: Vec<String> = docker(&["ps", "-aq", "--filter", &self.agent_label()]).1.lines().map(str::to_owned).collect();
+        let pods: Vec<String> =
+            docker(&["ps", "-aq", "--filter", &self.agent_label()]).1.lines().map(str::to_owned).collect();
         if !pods.is_empty() {
             let mut args = vec!["rm", "-f", "-v"];
             args.extend(pods.iter().map(String::as_str));
@@ -192,7 +193,14 @@ async fn compose_lab_runs_a_pod_and_leaves_nothing_behind() {
     assert_eq!(code, 0, "compose up: {err}\n{}", lab.logs());
 
     // The API is published on the host's 127.0.0.1 only.
-    let ports = docker(&["ps", "--filter", &format!("label=com.docker.compose.project={}", lab.project), "--format", "{{.Ports}}"]).1;
+    let ports = docker(&[
+        "ps",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", lab.project),
+        "--format",
+        "{{.Ports}}",
+    ])
+    .1;
     assert!(ports.contains(&format!("127.0.0.1:{}->8080/tcp", lab.port)), "{ports}");
     let api = Api::new(&format!("http://127.0.0.1:{}", lab.port));
     wait_for("the lab's node Ready", &lab, Duration::from_secs(120), async || {
@@ -243,6 +251,7 @@ async fn compose_lab_runs_a_pod_and_leaves_nothing_behind() {
     assert_eq!(code, 0, "compose down: {err}");
     assert_eq!(lab.leftovers(), Vec::<String>::new());
     assert_ne!(docker(&["network", "inspect", &lab.network]).0, 0, "network {} left behind", lab.network);
-    let volumes = docker(&["volume", "ls", "-q", "--filter", &format!("label=com.docker.compose.project={}", lab.project)]).1;
+    let volumes =
+        docker(&["volume", "ls", "-q", "--filter", &format!("label=com.docker.compose.project={}", lab.project)]).1;
     assert_eq!(volumes.trim(), "", "volumes left behind");
 }

@@ -25,7 +25,12 @@ async fn acknowledged_creates_survive_kill_9() {
         clients.push(tokio::spawn(async move {
             for i in 0.. {
                 let name = format!("c{c}-{i}");
-                let resp = api.client.post(format!("{}/api/v1/namespaces/default/pods", api.base)).json(&pod(&name)).send().await;
+                let resp = api
+                    .client
+                    .post(format!("{}/api/v1/namespaces/default/pods", api.base))
+                    .json(&pod(&name))
+                    .send()
+                    .await;
                 let Ok(resp) = resp else { break };
                 if resp.status().as_u16() != 201 {
                     break;
@@ -56,7 +61,10 @@ async fn acknowledged_creates_survive_kill_9() {
         .iter()
         .map(|p| {
             let m = &p["metadata"];
-            (m["name"].as_str().unwrap().to_owned(), (m["uid"].as_str().unwrap().to_owned(), m["resourceVersion"].as_str().unwrap().to_owned()))
+            (
+                m["name"].as_str().unwrap().to_owned(),
+                (m["uid"].as_str().unwrap().to_owned(), m["resourceVersion"].as_str().unwrap().to_owned()),
+            )
         })
         .collect();
     for (name, want) in &acked {

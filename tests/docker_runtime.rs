@@ -256,7 +256,12 @@ async fn sandbox_shares_network_ipc_and_hostname_with_logs_and_exec() {
     c.pods.delete("shared", &DeleteParams { grace_period_seconds: Some(1), ..Default::default() }).await.unwrap();
     let start = Instant::now();
     while c.pods.get_opt("shared").await.unwrap().is_some() || !c.containers(None).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(60), "pod or containers left: {:?}\n{}", c.containers(None), c.minik.log());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "pod or containers left: {:?}\n{}",
+            c.containers(None),
+            c.minik.log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -53,9 +53,9 @@ pub fn decode_object(headers: &HeaderMap, body: &Bytes) -> ApiResult<Value> {
         "application/yaml" | "application/apply-patch+yaml" | "application/x-yaml" | "text/yaml" => parse_yaml(body),
         "application/vnd.kubernetes.protobuf" => minik_api::protobuf::decode(body).map_err(|e| match e {
             minik_api::protobuf::ProtobufError::UnsupportedKind { .. }
-            | minik_api::protobuf::ProtobufError::UnsupportedEncoding(_) => ApiError::UnsupportedMediaType {
-                accepted: "application/json, application/yaml".into(),
-            },
+            | minik_api::protobuf::ProtobufError::UnsupportedEncoding(_) => {
+                ApiError::UnsupportedMediaType { accepted: "application/json, application/yaml".into() }
+            }
             other => ApiError::bad_request(format!("unable to decode protobuf body: {other}")),
         }),
         "application/json-patch+json" | "application/merge-patch+json" | "application/strategic-merge-patch+json" => {

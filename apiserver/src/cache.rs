@@ -259,7 +259,9 @@ impl Cache {
         match tokio::time::timeout(Duration::from_secs(3), caught_up).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(ApiError::ServiceUnavailable { message: "the watch cache is not running".into() }),
-            Err(_) => Err(ApiError::Timeout { message: format!("Too large resource version: {rev}, current: {}", self.revision()) }),
+            Err(_) => Err(ApiError::Timeout {
+                message: format!("Too large resource version: {rev}, current: {}", self.revision()),
+            }),
         }
     }
 
@@ -344,7 +346,12 @@ pub fn entry_from_kv(kv: &KeyValue, rv: Revision) -> Option<Entry> {
     entry_from_value(kv.key.clone(), resource, &mut value, rv)
 }
 
-pub fn entry_from_value(key: String, resource: &'static ResourceInfo, value: &mut Value, rv: Revision) -> Option<Entry> {
+pub fn entry_from_value(
+    key: String,
+    resource: &'static ResourceInfo,
+    value: &mut Value,
+    rv: Revision,
+) -> Option<Entry> {
     let meta = value.get_mut("metadata")?.as_object_mut()?;
     meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
     let name = meta.get("name")?.as_str()?.to_owned();

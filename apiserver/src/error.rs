@@ -156,9 +156,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Compacted { .. } => ApiError::expired(format!("too old resource version: {e}")),
-            StoreError::FutureRevision { requested, .. } => ApiError::Timeout {
-                message: format!("Too large resource version: {requested}"),
-            },
+            StoreError::FutureRevision { requested, .. } => {
+                ApiError::Timeout { message: format!("Too large resource version: {requested}") }
+            }
             StoreError::Closed => ApiError::ServiceUnavailable { message: "the store is shutting down".into() },
             other => ApiError::internal(other),
         }

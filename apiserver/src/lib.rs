@@ -93,11 +93,16 @@ impl ApiServer {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ApiServerError::Listen { addr: config.listen, source })?;
-        let local_addr = listener.local_addr().map_err(|source| ApiServerError::Listen { addr: config.listen, source })?;
+        let local_addr =
+            listener.local_addr().map_err(|source| ApiServerError::Listen { addr: config.listen, source })?;
         let store_dir = config.data_dir.join("store");
         let store_err = |source| ApiServerError::Store { path: store_dir.display().to_string(), source };
         std::fs::create_dir_all(&store_dir).map_err(|e| store_err(StoreError::Backend(e.to_string())))?;
-        let store = Arc::new(SledStore::open(&store_dir, SledOptions { history_capacity: 50_000, ..Default::default() }).await.map_err(store_err)?);
+        let store = Arc::new(
+            SledStore::open(&store_dir, SledOptions { history_capacity: 50_000, ..Default::default() })
+                .await
+                .map_err(store_err)?,
+        );
         let shutdown = CancellationToken::new();
         let dyn_store: Arc<dyn Store> = store.clone();
         let (cache, cache_task) = cache::Cache::start(dyn_store.clone(), cache::DEFAULT_HISTORY, shutdown.clone())
@@ -130,7 +135,8 @@ impl ApiServer {
              contexts:\n- name: minik\n  context:\n    cluster: minik\n    user: minik\n    namespace: default\n\
              current-context: minik\nusers:\n- name: minik\n  user: {{}}\n"
         );
-        std::fs::write(&path, text).map_err(|source| ApiServerError::Write { path: path.display().to_string(), source })?;
+        std::fs::write(&path, text)
+            .map_err(|source| ApiServerError::Write { path: path.display().to_string(), source })?;
         Ok(path)
     }
 
@@ -148,7 +154,8 @@ impl ApiServer {
         });
         let ns_task = tokio::spawn(namespaces::run(state.clone(), inner.clone()));
         let app = router(state.clone());
-        let result = axum::serve(self.listener, app).with_graceful_shutdown(async move { inner.cancelled().await }).await;
+        let result =
+            axum::serve(self.listener, app).with_graceful_shutdown(async move { inner.cancelled().await }).await;
         forward.abort();
         let _ = ns_task.await;
         let _ = self.cache_task.await;

@@ -36,10 +36,8 @@ pub async fn ensure_system_namespaces(state: &AppState) -> Result<(), crate::err
         }
         let target = Target { res, namespace: None, name: None, sub: None };
         let obj = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": ns } });
-        let opts = crate::objects::WriteOptions {
-            dry_run: false,
-            field_validation: crate::strategy::FieldValidation::Strict,
-        };
+        let opts =
+            crate::objects::WriteOptions { dry_run: false, field_validation: crate::strategy::FieldValidation::Strict };
         match state.create(&target, obj, opts).await {
             Ok(_) | Err(crate::error::ApiError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
@@ -65,9 +63,9 @@ pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
 async fn reconcile(state: &AppState) -> Result<(), crate::error::ApiError> {
     let ns_res = by_tag(KindTag::Namespace);
     state.sync_cache(None).await?;
-    let (namespaces, _, _) = state.cache.list(&ns_res.prefix(), None, 0, &|e| {
-        e.fields.iter().any(|(f, v)| *f == "status.phase" && v == "Terminating")
-    });
+    let (namespaces, _, _) = state
+        .cache
+        .list(&ns_res.prefix(), None, 0, &|e| e.fields.iter().any(|(f, v)| *f == "status.phase" && v == "Terminating"));
     for ns in namespaces {
         let mut remaining = 0;
         for res in RESOURCES.iter().filter(|r| r.namespaced) {

@@ -304,7 +304,13 @@ impl AppState {
 
     /// Writes `new` over `current` with a compare-and-swap on its revision. Shared by update,
     /// patch and the subresources. A Conflict means `current` is stale.
-    pub async fn replace(&self, target: &Target, current: &Entry, new: Value, opts: WriteOptions) -> ApiResult<Written> {
+    pub async fn replace(
+        &self,
+        target: &Target,
+        current: &Entry,
+        new: Value,
+        opts: WriteOptions,
+    ) -> ApiResult<Written> {
         let res = target.res;
         let old = current.value()?;
         let status_only = target.sub.as_deref() == Some("status");
@@ -349,13 +355,20 @@ impl AppState {
             set_rv(&mut new, rev);
             return Ok(Written { object: new, created: false, warnings: admitted.warnings });
         }
-        let kv = self.store.update(&current.key, store_bytes(&new)?, current.rv).await.map_err(|e| map_cas(e, target))?;
+        let kv =
+            self.store.update(&current.key, store_bytes(&new)?, current.rv).await.map_err(|e| map_cas(e, target))?;
         set_rv(&mut new, kv.mod_revision);
         Ok(Written { object: new, created: false, warnings: admitted.warnings })
     }
 
     /// PATCH, in any of the four patch types; server-side apply creates when absent.
-    pub async fn patch(&self, target: &Target, kind: PatchKind, patch: Value, opts: WriteOptions) -> ApiResult<Written> {
+    pub async fn patch(
+        &self,
+        target: &Target,
+        kind: PatchKind,
+        patch: Value,
+        opts: WriteOptions,
+    ) -> ApiResult<Written> {
         let res = target.res;
         let precondition = patch.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_owned);
         for _ in 0..16 {
@@ -376,7 +389,9 @@ impl AppState {
             let new = match kind {
                 PatchKind::Json => minik_api::patch::json_patch(&old, &patch).map_err(patch_error)?,
                 PatchKind::Merge => minik_api::patch::json_merge_patch(&old, &patch),
-                PatchKind::Strategic => minik_api::patch::strategic_merge_patch(&old, &patch, res.kind).map_err(patch_error)?,
+                PatchKind::Strategic => {
+                    minik_api::patch::strategic_merge_patch(&old, &patch, res.kind).map_err(patch_error)?
+                }
                 PatchKind::Apply => minik_api::patch::apply_patch(Some(&old), &patch, res.kind).map_err(patch_error)?,
             };
             if let (Some(a), Some(b)) = (meta_str(&new, "name"), meta_str(&old, "name")) {
@@ -468,7 +483,13 @@ impl AppState {
         }
     }
 
-    async fn delete_namespace(&self, target: &Target, current: &Entry, old: Value, opts: &DeleteOptions) -> ApiResult<Deleted> {
+    async fn delete_namespace(
+        &self,
+        target: &Target,
+        current: &Entry,
+        old: Value,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Deleted> {
         let name = target.name();
         if matches!(name, "default" | "kube-system" | "kube-public") {
             return Err(ApiError::Forbidden {
@@ -483,7 +504,8 @@ impl AppState {
         let mut marked = old;
         meta_mut(&mut marked)?.insert("deletionTimestamp".into(), Value::String(now_rfc3339()));
         marked["status"] = json!({ "phase": "Terminating" });
-        let kv = self.store.update(&current.key, store_bytes(&marked)?, current.rv).await.map_err(|e| map_cas(e, target))?;
+        let kv =
+            self.store.update(&current.key, store_bytes(&marked)?, current.rv).await.map_err(|e| map_cas(e, target))?;
         set_rv(&mut marked, kv.mod_revision);
         self.namespaces.notify(name);
         Ok(Deleted { object: marked, finished: false })

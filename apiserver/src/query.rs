@@ -37,7 +37,9 @@ impl Query {
     pub fn int(&self, key: &str) -> ApiResult<Option<i64>> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {v:?}"))),
+            Some(v) => {
+                v.parse().map(Some).map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {v:?}")))
+            }
         }
     }
 
@@ -45,9 +47,9 @@ impl Query {
         match self.get("dryRun") {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "dryRun: Unsupported value: {other:?}: supported values: \"All\""
-            ))),
+            Some(other) => {
+                Err(ApiError::bad_request(format!("dryRun: Unsupported value: {other:?}: supported values: \"All\"")))
+            }
         }
     }
 
@@ -81,21 +83,17 @@ pub struct ListOptions {
 impl ListOptions {
     pub fn parse(q: &Query, res: &ResourceInfo) -> ApiResult<ListOptions> {
         let labels = match q.get("labelSelector") {
-            Some(s) if !s.trim().is_empty() => Some(
-                LabelSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
-            ),
+            Some(s) if !s.trim().is_empty() => {
+                Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            }
             _ => None,
         };
         let fields = match q.get("fieldSelector") {
             Some(s) if !s.trim().is_empty() => {
-                let sel = FieldSelector::parse(s)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let sel = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 for f in sel.fields() {
                     if !res.supports_field(f) {
-                        return Err(ApiError::bad_request(format!(
-                            "field label not supported: {f}"
-                        )));
+                        return Err(ApiError::bad_request(format!("field label not supported: {f}")));
                     }
                 }
                 Some(sel)
@@ -112,9 +110,9 @@ impl ListOptions {
         };
         let resource_version = match q.get("resourceVersion") {
             None | Some("") => None,
-            Some(v) => Some(v.parse::<Revision>().map_err(|_| {
-                ApiError::bad_request(format!("invalid resource version: {v:?}"))
-            })?),
+            Some(v) => Some(
+                v.parse::<Revision>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?,
+            ),
         };
         let rv_match = match q.get("resourceVersionMatch") {
             None | Some("") => None,
@@ -127,14 +125,10 @@ impl ListOptions {
             }
         };
         if rv_match.is_some() && resource_version.is_none() && !q.flag("watch") {
-            return Err(ApiError::bad_request(
-                "resourceVersionMatch is forbidden unless resourceVersion is provided",
-            ));
+            return Err(ApiError::bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided"));
         }
         if continue_token.is_some() && resource_version.is_some_and(|rv| rv != 0) {
-            return Err(ApiError::bad_request(
-                "specifying resource version is not allowed when using continue",
-            ));
+            return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
         }
         let send_initial_events = q.get("sendInitialEvents").map(|v| v == "true");
         let timeout_seconds = q.int("timeoutSeconds")?.filter(|n| *n > 0).map(|n| n as u64);

@@ -41,8 +41,7 @@ pub struct Subresource {
 
 pub const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
-const STATUS_SUB: Subresource =
-    Subresource { name: "status", kind: "", group: "", verbs: &["get", "patch", "update"] };
+const STATUS_SUB: Subresource = Subresource { name: "status", kind: "", group: "", verbs: &["get", "patch", "update"] };
 
 pub static RESOURCES: &[ResourceInfo] = &[
     ResourceInfo {

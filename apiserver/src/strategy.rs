@@ -5,9 +5,9 @@ use std::marker::PhantomData;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret, Service};
+use minik_api::validation::{self, FieldError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use minik_api::validation::{self, FieldError};
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
@@ -130,7 +130,8 @@ impl<K: Rules> KindOps for Typed<K> {
                 unknown.push(field_path(&path));
             }
         });
-        let mut typed = decoded.map_err(|e| ApiError::bad_request(format!("{} in body cannot be decoded: {e}", res.kind)))?;
+        let mut typed =
+            decoded.map_err(|e| ApiError::bad_request(format!("{} in body cannot be decoded: {e}", res.kind)))?;
         let mut warnings = Vec::new();
         if !unknown.is_empty() {
             let list = unknown.iter().map(|f| format!("unknown field {f:?}")).collect::<Vec<_>>();

@@ -193,7 +193,8 @@ pub async fn post(state: &AppState, t: &Target, q: &Query, headers: &HeaderMap, 
         (None, None) => Ok(written(state.create(t, obj, opts).await?, output)),
         (Some(_), Some("binding")) if t.res.tag == KindTag::Pod => {
             state.bind(t, &obj, opts).await?;
-            let status = json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201 });
+            let status =
+                json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201 });
             Ok(respond(StatusCode::CREATED, output, &status))
         }
         (Some(_), None) => Err(ApiError::MethodNotAllowed),
@@ -267,7 +268,13 @@ fn success_status(plural: &str, name: &str, obj: &Value) -> Value {
     })
 }
 
-async fn delete_collection(state: &AppState, t: &Target, q: &Query, opts: &DeleteOptions, output: Output) -> ApiResult<Response> {
+async fn delete_collection(
+    state: &AppState,
+    t: &Target,
+    q: &Query,
+    opts: &DeleteOptions,
+    output: Output,
+) -> ApiResult<Response> {
     let list_opts = ListOptions::parse(q, t.res)?;
     state.sync_cache(None).await?;
     let prefix = t.res.list_prefix(t.namespace.as_deref());

@@ -21,7 +21,6 @@ use crate::query::Query;
 use crate::resources;
 use crate::AppState;
 
-
 /// The whole API as one router.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -55,10 +54,8 @@ async fn openapi_group(axum::extract::Path(path): axum::extract::Path<String>) -
     match openapi::group_document(&path) {
         Some(doc) => {
             let mut resp = Json(doc).into_response();
-            resp.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("public, immutable, max-age=31536000"),
-            );
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("public, immutable, max-age=31536000"));
             resp
         }
         None => ApiError::NoRoute.into_response(),
@@ -154,8 +151,7 @@ async fn resource(State(state): State<Arc<AppState>>, req: Request) -> Response 
 
 async fn read_body(body: axum::body::Body) -> Result<bytes::Bytes, ApiError> {
     axum::body::to_bytes(body, crate::body::MAX_BODY + 1).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit");
         if too_large {
             ApiError::TooLarge { limit: crate::body::MAX_BODY }
@@ -180,7 +176,10 @@ mod tests {
     #[test]
     fn paths_parse_into_targets() {
         let t = target("/api/v1/namespaces/default/pods/web/status");
-        assert_eq!((t.res.plural, t.namespace.as_deref(), t.name.as_deref(), t.sub.as_deref()), ("pods", Some("default"), Some("web"), Some("status")));
+        assert_eq!(
+            (t.res.plural, t.namespace.as_deref(), t.name.as_deref(), t.sub.as_deref()),
+            ("pods", Some("default"), Some("web"), Some("status"))
+        );
         let t = target("/api/v1/namespaces/kube-system");
         assert_eq!((t.res.plural, t.name.as_deref()), ("namespaces", Some("kube-system")));
         let t = target("/api/v1/pods");
@@ -193,7 +192,13 @@ mod tests {
 
     #[test]
     fn bad_paths_are_not_found() {
-        for p in ["/api/v1/foos", "/api/v1/pods/x", "/api/v1/namespaces/d/nodes", "/api/v2/pods", "/api/v1/namespaces/d/pods/x/bogus"] {
+        for p in [
+            "/api/v1/foos",
+            "/api/v1/pods/x",
+            "/api/v1/namespaces/d/nodes",
+            "/api/v2/pods",
+            "/api/v1/namespaces/d/pods/x/bogus",
+        ] {
             assert!(matches!(parse(p, &HeaderMap::new()), Err(ApiError::NoRoute)), "{p}");
         }
     }

@@ -38,7 +38,8 @@ async fn locate(state: &AppState, ns: &str, name: &str, q: &Query) -> ApiResult<
             .unwrap_or_default()
     };
     let main = containers("containers");
-    let all: Vec<String> = main.iter().cloned().chain(containers("initContainers")).chain(containers("ephemeralContainers")).collect();
+    let all: Vec<String> =
+        main.iter().cloned().chain(containers("initContainers")).chain(containers("ephemeralContainers")).collect();
     let container = match q.get("container").filter(|c| !c.is_empty()) {
         Some(c) if all.iter().any(|n| n == c) => c.to_owned(),
         Some(c) => return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}"))),
@@ -100,7 +101,12 @@ pub async fn logs(
 
 async fn proxy_logs(state: &AppState, ns: &str, name: &str, q: &Query) -> ApiResult<Response> {
     let loc = locate(state, ns, name, q).await?;
-    let url = format!("http://{}/containerLogs/{ns}/{name}/{}?{}", loc.base, loc.container, with_container(q, &loc.container));
+    let url = format!(
+        "http://{}/containerLogs/{ns}/{name}/{}?{}",
+        loc.base,
+        loc.container,
+        with_container(q, &loc.container)
+    );
     let uri: hyper::Uri = url.parse().map_err(ApiError::internal)?;
     let resp = state.http.get(uri).await.map_err(|e| ApiError::ServiceUnavailable {
         message: format!("cannot reach the node agent for pod {name}: {e}"),

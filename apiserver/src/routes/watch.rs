@@ -46,7 +46,13 @@ pub async fn watch(state: &AppState, t: &Target, opts: ListOptions, output: Outp
         }
         let filter = |e: &Entry| e.key.starts_with(&w.prefix) && w.opts.matches(e);
         let (items, rev, sub) = state.cache.snapshot_and_subscribe(&prefix, &filter);
-        Start { initial: items, replay: Vec::new(), rev, sub, bookmark_initial_end: w.opts.send_initial_events == Some(true) }
+        Start {
+            initial: items,
+            replay: Vec::new(),
+            rev,
+            sub,
+            bookmark_initial_end: w.opts.send_initial_events == Some(true),
+        }
     } else {
         let after = w.opts.resource_version.unwrap_or(0);
         if let Err(e) = state.cache.wait_for(after).await {
@@ -55,11 +61,7 @@ pub async fn watch(state: &AppState, t: &Target, opts: ListOptions, output: Outp
         match state.cache.subscribe(after) {
             Ok((replay, sub)) => Start { initial: Vec::new(), replay, rev: after, sub, bookmark_initial_end: false },
             Err(oldest) => {
-                let status = ApiError::expired(format!(
-                    "too old resource version: {after} ({})",
-                    oldest + 1
-                ))
-                .status();
+                let status = ApiError::expired(format!("too old resource version: {after} ({})", oldest + 1)).status();
                 let line = event_line("ERROR", &status);
                 return stream_response(Body::from(line));
             }

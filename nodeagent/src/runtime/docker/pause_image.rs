@@ -195,14 +195,22 @@ mod tests {
 
     #[test]
     fn tar_splits_long_names() {
-        let long = format!("{}/{}", "d".repeat(120), "f".repeat(50));
+        let (a, b, f) = ("a".repeat(60), "b".repeat(60), "f".repeat(50));
+        let long = format!("{a}/{b}/{f}");
         let mut tar = TarWriter::new(Vec::new());
         tar.file(&long, 0o644, &mut &b"x"[..], 1).unwrap();
         let out = tar.finish().unwrap();
-        // The directory header itself is long: prefix split too.
-        let file_header = &out[512..1024];
-        assert_eq!(&file_header[..50], "f".repeat(50).as_bytes());
-        assert_eq!(&file_header[345..465], "d".repeat(120).as_bytes());
+        // Headers: a/, a/b/ (122 bytes: prefix a, name b/), then the file (prefix a/b, name f).
+        let dir = &out[512..1024];
+        assert_eq!(&dir[..61], format!("{b}/").as_bytes());
+        assert_eq!(&dir[345..405], a.as_bytes());
+        let file = &out[1024..1536];
+        assert_eq!(&file[..50], f.as_bytes());
+        assert_eq!(file[50], 0);
+        assert_eq!(&file[345..466], format!("{a}/{b}").as_bytes());
+        // A single name part longer than 100 bytes cannot be stored.
+        let mut tar = TarWriter::new(Vec::new());
+        assert!(tar.file(&"x".repeat(120), 0o644, &mut &b""[..], 0).is_err());
     }
 
     #[test]

@@ -141,7 +141,7 @@ pub async fn exec(docker: &Docker, id: &str, request: &ExecRequest) -> Result<Ex
         None
     };
     Ok(ExecSession {
-        stdin: request.stdin.then(|| input as _),
+        stdin: request.stdin.then_some(input),
         stdout: Some(Box::pin(out_r)),
         stderr: (!request.tty).then(|| Box::pin(err_r) as _),
         resize,
