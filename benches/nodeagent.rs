@@ -124,7 +124,7 @@ async fn run_load(
     let created: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut tasks = Vec::new();
     let mut tick = rate.map(|r| tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(r))));
-    for (name, node) in names.iter().cloned() {
+    for (name, node) in names.clone() {
         if let Some(t) = tick.as_mut() {
             t.tick().await;
         }

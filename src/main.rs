@@ -9,6 +9,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+// The API server's work is mostly short-lived JSON allocations; mimalloc serves them faster and
+// with less fragmentation than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "minik", version, about = "A Kubernetes-compatible pod control plane in one binary")]
 struct Cli {

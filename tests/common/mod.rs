@@ -60,6 +60,10 @@ impl Minik {
         if subcommand == "up" && !extra.contains(&"--kubelet-port") {
             args.extend(["--kubelet-port".into(), "0".into()]);
         }
+        // Concurrent test instances must not share the default node name (the host name).
+        if subcommand == "up" && !extra.contains(&"--node-name") {
+            args.extend(["--node-name".into(), unique_node_name()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut child = Command::new(minik_bin())
             .args(&args)
@@ -173,4 +177,11 @@ pub fn miniktl_bin() -> PathBuf {
     let p = Path::new(minik_bin()).with_file_name("miniktl");
     assert!(p.exists(), "{} missing: run `cargo build -p minik-cli` (cargo test --workspace builds it)", p.display());
     p
+}
+
+/// A node name no other test instance uses.
+pub fn unique_node_name() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("node-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }

@@ -94,8 +94,9 @@ async fn list(state: &AppState, t: &Target, opts: &ListOptions, output: Output) 
             Ok(respond(StatusCode::OK, output, &body::parse_json(&bytes)?))
         }
         Output::Table { include_object } => {
-            let objects = table::parse_entries(&entries)?;
-            let tbl = table::table(t.res, &objects, rv, include_object, true, continue_token);
+            let tbl = tokio::task::block_in_place(|| {
+                table::table_of_entries(t.res, &entries, rv, include_object, continue_token)
+            })?;
             Ok(respond(StatusCode::OK, Output::Json, &tbl))
         }
         Output::PartialMetadata => {
