@@ -95,7 +95,9 @@ impl Ctx {
         accept: &str,
         chunk: u32,
     ) -> Result<Value, CliError> {
-        let mut merged: Option<Value> = None;
+        // Pages are fetched one after the other (each needs the previous continue token, read
+        // cheaply from the page's metadata), while full decoding runs on blocking threads.
+        let mut pending = Vec::new();
         let mut cont: Option<String> = None;
         loop {
             let mut q: Vec<(&str, String)> = query.to_vec();
@@ -105,26 +107,26 @@ impl Ctx {
             if let Some(c) = &cont {
                 q.push(("continue", c.clone()));
             }
-            let page = self.get(path, &q, accept).await?;
-            cont =
-                page.pointer("/metadata/continue").and_then(Value::as_str).filter(|c| !c.is_empty()).map(String::from);
-            let rv = page.pointer("/metadata/resourceVersion").cloned();
-            merged = Some(match merged {
-                None => page,
-                Some(mut m) => {
-                    let key = if m.get("rows").is_some() { "rows" } else { "items" };
-                    if let (Some(Value::Array(dst)), Some(Value::Array(src))) = (m.get_mut(key), page.get(key)) {
-                        dst.extend(src.iter().cloned());
-                    }
-                    if let (Some(rv), Some(meta)) = (rv, m.get_mut("metadata").and_then(Value::as_object_mut)) {
-                        meta.insert("resourceVersion".into(), rv);
-                    }
-                    m
-                }
-            });
+            let uri = with_query(path, &q);
+            let req = Self::request(http::Method::GET, &uri, accept, None, Vec::new())?;
+            let text = self.client.request_text(req).await.map_err(|e| self.kube_err(e))?;
+            let head: PageHead = serde_json::from_str(&text).unwrap_or_default();
+            cont = head.metadata.continue_token.filter(|c| !c.is_empty());
+            pending.push(tokio::task::spawn_blocking(move || serde_json::from_str::<Value>(&text)));
             if cont.is_none() || chunk == 0 {
                 break;
             }
+        }
+        let mut merged: Option<Value> = None;
+        for task in pending {
+            let page = task
+                .await
+                .map_err(|e| CliError::Transport(e.to_string()))?
+                .map_err(|e| CliError::Transport(format!("cannot decode the server's answer: {e}")))?;
+            merged = Some(match merged {
+                None => page,
+                Some(m) => merge_page(m, page),
+            });
         }
         Ok(merged.unwrap_or(Value::Null))
     }
@@ -149,6 +151,32 @@ impl Ctx {
             }
         }))
     }
+}
+
+/// Only what paging needs from a list page.
+#[derive(serde::Deserialize, Default)]
+struct PageHead {
+    #[serde(default)]
+    metadata: PageMeta,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct PageMeta {
+    #[serde(default, rename = "continue")]
+    continue_token: Option<String>,
+}
+
+/// Appends a later page's items (or Table rows) to the first page and takes its resourceVersion.
+fn merge_page(mut first: Value, mut page: Value) -> Value {
+    let key = if first.get("rows").is_some() { "rows" } else { "items" };
+    if let (Some(Value::Array(dst)), Some(Value::Array(src))) = (first.get_mut(key), page.get_mut(key)) {
+        dst.append(src);
+    }
+    let rv = page.pointer("/metadata/resourceVersion").cloned();
+    if let (Some(rv), Some(meta)) = (rv, first.get_mut("metadata").and_then(Value::as_object_mut)) {
+        meta.insert("resourceVersion".into(), rv);
+    }
+    first
 }
 
 fn lines<R: AsyncBufRead + Unpin + Send + 'static>(r: R) -> impl futures::Stream<Item = std::io::Result<String>> {
@@ -182,6 +210,17 @@ pub fn encode(s: &str) -> String {
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_merge_in_order_with_the_last_resource_version() {
+        let a = serde_json::json!({"metadata": {"resourceVersion": "5", "continue": "x"}, "rows": [1, 2]});
+        let b = serde_json::json!({"metadata": {"resourceVersion": "6"}, "rows": [3]});
+        let m = merge_page(a, b);
+        assert_eq!(m["rows"], serde_json::json!([1, 2, 3]));
+        assert_eq!(m["metadata"]["resourceVersion"], "6");
+        let head: PageHead = serde_json::from_str(r#"{"metadata":{"continue":"abc"},"items":[{"a":1}]}"#).unwrap();
+        assert_eq!(head.metadata.continue_token.as_deref(), Some("abc"));
+    }
 
     #[test]
     fn query_encoding_sorted_like_go() {

@@ -164,10 +164,11 @@ fn plan_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
     crate::plan::containers(pod).iter().chain(crate::plan::init_containers(pod)).find(|c| c.name == name)
 }
 
-/// The argv: command then args, each with `$(VAR)` expanded from the container's env.
-pub fn argv(c: &Container, env: &[(String, String)]) -> Vec<String> {
+/// The container's command and args, each with `$(VAR)` expanded from the container's env.
+pub fn command_and_args(c: &Container, env: &[(String, String)]) -> (Vec<String>, Vec<String>) {
     let known: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    c.command.iter().flatten().chain(c.args.iter().flatten()).map(|s| expand(s, &known)).collect()
+    let expand_all = |list: &Option<Vec<String>>| list.iter().flatten().map(|s| expand(s, &known)).collect();
+    (expand_all(&c.command), expand_all(&c.args))
 }
 
 /// Kubernetes' `$(VAR)` expansion: known variables are replaced, unknown references stay as
@@ -420,8 +421,9 @@ mod tests {
         for (k, v) in want {
             assert_eq!(get(&env, k), Some(v), "{k}");
         }
-        let argv = argv(&p.spec.as_ref().unwrap().containers[0], &env);
-        assert_eq!(argv, vec!["sh", "-c", "echo hi-60-$(NOPE) $(HOME)", "test-env-demo"]);
+        let (command, args) = command_and_args(&p.spec.as_ref().unwrap().containers[0], &env);
+        assert_eq!(command, vec!["sh", "-c", "echo hi-60-$(NOPE) $(HOME)"]);
+        assert_eq!(args, vec!["test-env-demo"]);
     }
 
     #[test]

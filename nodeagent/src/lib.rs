@@ -11,6 +11,7 @@ pub mod backoff;
 pub mod crilog;
 pub mod env;
 pub mod events;
+pub mod image;
 pub mod ipam;
 pub mod node;
 pub mod pause;
@@ -63,6 +64,32 @@ pub struct NodeAgentConfig {
     pub node_ip: Option<String>,
     /// The binary run as the sandbox holder and container shim (default: this executable).
     pub pause_binary: Option<PathBuf>,
+    /// The docker runtime's settings.
+    pub docker: DockerArgs,
+}
+
+/// The docker runtime's flags (`minik nodeagent`; `minik up` can flatten them too).
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct DockerArgs {
+    /// The pause (sandbox) image; made locally from this binary when it is not present.
+    #[arg(long, env = runtime::docker::PAUSE_IMAGE_ENV, default_value = runtime::docker::DEFAULT_PAUSE_IMAGE)]
+    pub pause_image: String,
+    /// The Docker network pause containers join (default: the engine's bridge).
+    #[arg(long, env = runtime::docker::NETWORK_ENV)]
+    pub docker_network: Option<String>,
+}
+
+impl DockerArgs {
+    /// What the flags give when none is passed: `MINIK_PAUSE_IMAGE` and `MINIK_DOCKER_NETWORK`,
+    /// else the defaults.
+    pub fn from_env() -> DockerArgs {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        DockerArgs {
+            pause_image: var(runtime::docker::PAUSE_IMAGE_ENV)
+                .unwrap_or_else(|| runtime::docker::DEFAULT_PAUSE_IMAGE.to_owned()),
+            docker_network: var(runtime::docker::NETWORK_ENV),
+        }
+    }
 }
 
 impl NodeAgentConfig {
@@ -83,6 +110,7 @@ impl NodeAgentConfig {
             sim_nodes: 1,
             node_ip: None,
             pause_binary: None,
+            docker: DockerArgs::from_env(),
         }
     }
 }
@@ -109,6 +137,8 @@ pub struct NodeAgentArgs {
     /// The binary used as the pod sandbox holder and container shim (default: this one).
     #[arg(long)]
     pub pause_binary: Option<PathBuf>,
+    #[command(flatten)]
+    pub docker: DockerArgs,
 }
 
 impl NodeAgentArgs {
@@ -123,6 +153,7 @@ impl NodeAgentArgs {
         c.sim_nodes = self.sim_nodes.max(1);
         c.node_ip = self.node_ip;
         c.pause_binary = self.pause_binary;
+        c.docker = self.docker;
         c
     }
 }
@@ -195,7 +226,12 @@ pub async fn run(
                 None => std::env::current_exe()
                     .map_err(|source| NodeAgentError::Io { what: "find the minik binary".into(), source })?,
             };
-            let docker = runtime::docker::DockerConfig::from_env(config.data_dir.join("runtime"), binary);
+            let docker = runtime::docker::DockerConfig::new(
+                config.data_dir.join("runtime"),
+                binary,
+                config.docker.pause_image.clone(),
+                config.docker.docker_network.clone(),
+            );
             Arc::new(runtime::docker::DockerRuntime::connect(docker).await?)
         }
     };
@@ -323,4 +359,36 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     out.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: NodeAgentArgs,
+    }
+
+    #[test]
+    fn docker_flags_reach_the_config() {
+        let cli = Cli::parse_from([
+            "nodeagent",
+            "--node-name",
+            "n1",
+            "--runtime",
+            "docker",
+            "--pause-image",
+            "local/pause:1",
+            "--docker-network",
+            "lab",
+        ]);
+        let config = cli.args.into_config();
+        assert_eq!(
+            config.docker,
+            DockerArgs { pause_image: "local/pause:1".into(), docker_network: Some("lab".into()) }
+        );
+    }
 }

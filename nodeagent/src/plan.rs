@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, Pod};
 
 use crate::backoff;
+use crate::image::ImageFailure;
 use crate::runtime::{ContainerInfo, ContainerState, SandboxInfo};
 
 /// What the runtime holds for one pod.
@@ -45,6 +46,8 @@ pub struct Memory {
     pub ready: HashSet<String>,
     /// Running containers to kill, and why (a failed liveness/startup probe or postStart hook).
     pub unhealthy: HashMap<String, StopReason>,
+    /// Per container name: its image could not be had (the image back-off runs).
+    pub image_failures: HashMap<String, ImageFailure>,
     /// Per container name: why it could not be created, and when to try again.
     pub config_errors: HashMap<String, (String, Timestamp)>,
 }
@@ -365,6 +368,16 @@ fn keep_running(
             return;
         }
     }
+    if let Some(failure) = memory.image_failures.get(&c.name) {
+        if failure.retry_at() > now {
+            plan.wake(failure.retry_at());
+            if failure.reason == crate::image::ERR_IMAGE_PULL && failure.backoff_from() > now {
+                // Look again when the status turns from ErrImagePull to ImagePullBackOff.
+                plan.wake(failure.backoff_from());
+            }
+            return;
+        }
+    }
     let Some(latest) = observed.latest(&c.name) else {
         plan.actions.push(Action::StartContainer { name: c.name.clone(), init, attempt: 0 });
         return;
@@ -431,6 +444,7 @@ mod tests {
             name: name.into(),
             attempt,
             image: "img".into(),
+            image_id: None,
             state,
             created_at: t(started),
             started_at: Some(t(started)),
@@ -669,6 +683,31 @@ mod tests {
                     config_errors: [("app".to_string(), ("no key".to_string(), t(105)))].into(),
                     ..Default::default()
                 },
+                ..Default::default()
+            },
+            Case {
+                name: "image back-off waits before pulling again",
+                memory: Memory {
+                    image_failures: [(
+                        "app".to_string(),
+                        ImageFailure::next(None, "img", crate::image::ERR_IMAGE_PULL, "no".into(), t(95)),
+                    )]
+                    .into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            Case {
+                name: "image back-off over: pull again",
+                memory: Memory {
+                    image_failures: [(
+                        "app".to_string(),
+                        ImageFailure::next(None, "img", crate::image::ERR_IMAGE_PULL, "no".into(), t(80)),
+                    )]
+                    .into(),
+                    ..Default::default()
+                },
+                expect: vec![start("app", false, 0)],
                 ..Default::default()
             },
             Case {

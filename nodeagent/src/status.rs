@@ -18,6 +18,8 @@ pub struct StatusInputs<'a> {
     pub plan: &'a Plan,
     pub host_ip: &'a str,
     pub now: Timestamp,
+    /// The scheme of containerIDs (`docker`), from [`crate::runtime::Runtime::container_id_scheme`].
+    pub id_scheme: Option<&'a str>,
 }
 
 /// The status the pod should have now. Keeps transition times and startTime from the previous
@@ -137,11 +139,14 @@ fn container_status(
 ) -> ContainerStatus {
     let latest = input.observed.latest(&c.name);
     let previous = input.observed.previous(&c.name);
-    let mut last_state = previous.map(terminated_state);
+    let mut last_state = previous.map(|p| terminated_state(p, input.id_scheme));
     let state = match latest {
         None => {
             let (reason, message) = if let Some((msg, _)) = input.memory.config_errors.get(&c.name) {
                 ("CreateContainerConfigError", Some(msg.clone()))
+            } else if let Some(f) = input.memory.image_failures.get(&c.name) {
+                let (reason, message) = f.waiting(input.now);
+                (reason, Some(message))
             } else if !init && *progress != InitProgress::Done {
                 ("PodInitializing", None)
             } else {
@@ -157,7 +162,7 @@ fn container_status(
             },
             ContainerState::Exited { .. } => {
                 if let Some(b) = input.plan.backing_off.get(&c.name) {
-                    last_state = Some(terminated_state(info));
+                    last_state = Some(terminated_state(info, input.id_scheme));
                     waiting(
                         "CrashLoopBackOff",
                         Some(format!(
@@ -170,10 +175,14 @@ fn container_status(
                         )),
                     )
                 } else if let Some((msg, _)) = input.memory.config_errors.get(&c.name) {
-                    last_state = Some(terminated_state(info));
+                    last_state = Some(terminated_state(info, input.id_scheme));
                     waiting("CreateContainerConfigError", Some(msg.clone()))
+                } else if let Some(f) = input.memory.image_failures.get(&c.name) {
+                    last_state = Some(terminated_state(info, input.id_scheme));
+                    let (reason, message) = f.waiting(input.now);
+                    waiting(reason, Some(message))
                 } else {
-                    terminated_state(info)
+                    terminated_state(info, input.id_scheme)
                 }
             }
         },
@@ -185,8 +194,11 @@ fn container_status(
     ContainerStatus {
         name: c.name.clone(),
         image: c.image.clone().unwrap_or_default(),
-        image_id: c.image.as_ref().map(|i| format!("minik://{i}")).unwrap_or_default(),
-        container_id: latest.map(|l| l.id.clone()),
+        image_id: latest
+            .and_then(|l| l.image_id.clone())
+            .or_else(|| c.image.as_ref().map(|i| format!("minik://{i}")))
+            .unwrap_or_default(),
+        container_id: latest.map(|l| status_id(input.id_scheme, &l.id)),
         restart_count: latest.map(|l| i32::try_from(l.attempt).unwrap_or(i32::MAX)).unwrap_or(0),
         ready,
         started: Some(started),
@@ -196,11 +208,19 @@ fn container_status(
     }
 }
 
+/// A container's id as the pod status shows it.
+fn status_id(scheme: Option<&str>, id: &str) -> String {
+    match scheme {
+        Some(s) => format!("{s}://{id}"),
+        None => id.to_owned(),
+    }
+}
+
 fn waiting(reason: &str, message: Option<String>) -> K8sState {
     K8sState { waiting: Some(ContainerStateWaiting { reason: Some(reason.into()), message }), ..Default::default() }
 }
 
-fn terminated_state(info: &ContainerInfo) -> K8sState {
+fn terminated_state(info: &ContainerInfo, id_scheme: Option<&str>) -> K8sState {
     let ContainerState::Exited { exit_code, finished_at, reason, message } = &info.state else {
         return K8sState::default();
     };
@@ -216,7 +236,7 @@ fn terminated_state(info: &ContainerInfo) -> K8sState {
             message: message.clone(),
             started_at: info.started_at.map(Time),
             finished_at: Some(Time(*finished_at)),
-            container_id: Some(info.id.clone()),
+            container_id: Some(status_id(id_scheme, &info.id)),
             signal: None,
         }),
         ..Default::default()
@@ -299,6 +319,7 @@ mod tests {
             name: name.into(),
             attempt,
             image: "img".into(),
+            image_id: None,
             state: match exit {
                 None => ContainerState::Running,
                 Some(code) => ContainerState::Exited {
@@ -330,7 +351,10 @@ mod tests {
 
     fn derive_at(p: &Pod, obs: &Observed, memory: &Memory, now: i64) -> PodStatus {
         let pl = plan(p, false, obs, memory, t(now));
-        derive(p, &StatusInputs { observed: obs, memory, plan: &pl, host_ip: "192.168.1.2", now: t(now) })
+        derive(
+            p,
+            &StatusInputs { observed: obs, memory, plan: &pl, host_ip: "192.168.1.2", now: t(now), id_scheme: None },
+        )
     }
 
     fn cond<'a>(s: &'a PodStatus, type_: &str) -> &'a str {
@@ -385,6 +409,33 @@ mod tests {
         assert_eq!(cs.image, "nginx");
         assert_eq!(cs.container_id.as_deref(), Some("app-0"));
         assert_eq!(s.qos_class.as_deref(), Some("BestEffort"));
+    }
+
+    #[test]
+    fn container_and_image_ids_follow_the_runtime() {
+        let p = pod(json!({"restartPolicy": "Always", "containers": [{"name": "app", "image": "nginx"}]}));
+        let mut latest = inst("app", 1, None);
+        latest.image_id = Some("docker://sha256:ab".into());
+        let obs = observed(vec![inst("app", 0, Some(1)), latest]);
+        let memory = Memory::default();
+        let pl = plan(&p, false, &obs, &memory, t(30));
+        let input = StatusInputs {
+            observed: &obs,
+            memory: &memory,
+            plan: &pl,
+            host_ip: "h",
+            now: t(30),
+            id_scheme: Some("docker"),
+        };
+        let s = derive(&p, &input);
+        let cs = &s.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(cs.container_id.as_deref(), Some("docker://app-1"));
+        assert_eq!(cs.image_id, "docker://sha256:ab");
+        let last = cs.last_state.clone().unwrap().terminated.unwrap();
+        assert_eq!(last.container_id.as_deref(), Some("docker://app-0"));
+        // Without an image id from the runtime, the image name stands in.
+        let s = derive_at(&p, &observed(vec![inst("app", 0, None)]), &memory, 5);
+        assert_eq!(s.container_statuses.as_ref().unwrap()[0].image_id, "minik://nginx");
     }
 
     #[test]
@@ -461,6 +512,22 @@ mod tests {
         let cs = &s.container_statuses.as_ref().unwrap()[0];
         assert_eq!(reason(cs), "CreateContainerConfigError");
         assert_eq!(s.phase.as_deref(), Some("Pending"));
+    }
+
+    #[test]
+    fn image_failures_show_err_image_pull_then_back_off() {
+        use crate::image::{ImageFailure, ERR_IMAGE_PULL};
+        let p = pod(json!({"containers": [{"name": "app"}]}));
+        let failure = ImageFailure::next(None, "x:1", ERR_IMAGE_PULL, "Failed to pull image \"x:1\": no".into(), t(20));
+        let memory = Memory { image_failures: [("app".to_string(), failure)].into(), ..Default::default() };
+        let s = derive_at(&p, &observed(vec![]), &memory, 21);
+        let cs = &s.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(reason(cs), "ErrImagePull");
+        assert_eq!(s.phase.as_deref(), Some("Pending"));
+        let s = derive_at(&p, &observed(vec![]), &memory, 25);
+        let w = s.container_statuses.as_ref().unwrap()[0].state.clone().unwrap().waiting.unwrap();
+        assert_eq!(w.reason.as_deref(), Some("ImagePullBackOff"));
+        assert_eq!(w.message.as_deref(), Some("Back-off pulling image \"x:1\""));
     }
 
     #[test]

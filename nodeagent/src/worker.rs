@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::{Agent, NodeCtx};
 use crate::env::{self, Placement, Sources};
 use crate::events::{self, field_path};
+use crate::image::{self, ImageFailure};
 use crate::plan::{self, Action, Memory, Observed, StopReason};
 use crate::probe::{self, ProbeEvent, ProbeKind, Target};
-use crate::runtime::{ContainerSpec, ResourceLimits, RuntimeError, SandboxSpec};
+use crate::runtime::{ContainerSpec, PortMapping, PullPolicy, ResourceLimits, RuntimeError, SandboxSpec};
 use crate::status::{self, StatusInputs};
 use crate::volumes;
 
@@ -142,6 +143,7 @@ impl Worker {
         let now = Timestamp::now();
         let plan = plan::plan(pod, gone, &observed, &self.memory, now);
         self.report_backoff(pod, &plan);
+        self.report_image_backoff(pod, now);
 
         let stable = plan.actions.is_empty();
         if !gone
@@ -272,8 +274,14 @@ impl Worker {
             }
             base.status = Some(last);
         }
-        let input =
-            StatusInputs { observed, memory: &self.memory, plan, host_ip: &self.node.identity.internal_ip, now };
+        let input = StatusInputs {
+            observed,
+            memory: &self.memory,
+            plan,
+            host_ip: &self.node.identity.internal_ip,
+            now,
+            id_scheme: self.agent.runtime.container_id_scheme(),
+        };
         let status = status::derive(&base, &input);
         let generation = self.generation.load(Ordering::Relaxed);
         let unchanged = self.last_written.as_ref() == Some(&status)
@@ -369,6 +377,7 @@ impl Worker {
             share_process_namespace: spec.share_process_namespace.unwrap_or(false),
             ip: ip.clone(),
             annotations: pod.metadata.annotations.clone().unwrap_or_default(),
+            ports: host_ports(pod),
         };
         if self.agent.prepare_volumes {
             let pod_ip = ip.clone().unwrap_or_else(|| self.node.identity.internal_ip.clone());
@@ -494,6 +503,7 @@ impl Worker {
             },
             None => Vec::new(),
         };
+        let (command, args) = env::command_and_args(&c, &env);
         let spec = ContainerSpec {
             sandbox_id: sandbox.id.clone(),
             pod_uid: self.uid.clone(),
@@ -502,7 +512,9 @@ impl Worker {
             name: name.to_owned(),
             attempt,
             image: c.image.clone().unwrap_or_default(),
-            argv: env::argv(&c, &env),
+            image_pull_policy: PullPolicy::parse(c.image_pull_policy.as_deref()),
+            command,
+            args,
             env,
             working_dir: c.working_dir.clone(),
             mounts,
@@ -515,12 +527,22 @@ impl Worker {
             annotations: pod.metadata.annotations.clone().unwrap_or_default(),
         };
         let fp = field_path(init, name);
+        if spec.image.is_empty() {
+            return self.config_error(pod, name, init, "the container has no image".into());
+        }
+        let pulled = match self.ensure_image(pod, &spec, fp.clone()).await {
+            Ok(pulled) => pulled,
+            Err(RuntimeError::Image { reason, message }) => return self.image_failed(pod, &spec, fp, &reason, message),
+            Err(e) => return self.config_error(pod, name, init, format!("failed to inspect image: {e}")),
+        };
         let id = match self.agent.runtime.create_container(&spec).await {
             Ok(id) => id,
             Err(RuntimeError::InvalidSpec(msg)) => return self.config_error(pod, name, init, msg),
+            Err(RuntimeError::Image { reason, message }) => return self.image_failed(pod, &spec, fp, &reason, message),
             Err(e) => return self.config_error(pod, name, init, format!("failed to create container: {e}")),
         };
         self.memory.config_errors.remove(name);
+        self.memory.image_failures.remove(name);
         if attempt > 0 {
             let previous = observed.latest(name);
             let ran = previous
@@ -536,11 +558,13 @@ impl Worker {
         } else {
             self.memory.backoff_level.entry(name.to_owned()).or_insert(0);
         }
-        let image = spec.image.clone();
-        self.event(
-            pod,
-            events::normal("Pulled", format!("Container image \"{image}\" already present on machine"), fp.clone()),
-        );
+        if !pulled {
+            let image = &spec.image;
+            self.event(
+                pod,
+                events::normal("Pulled", format!("Container image \"{image}\" already present on machine"), fp.clone()),
+            );
+        }
         self.event(pod, events::normal("Created", format!("Created container {name}"), fp.clone()));
         if let Err(e) = self.agent.runtime.start_container(&id).await {
             self.event(pod, events::warning("Failed", format!("Error: failed to start container {name}: {e}"), fp));
@@ -558,6 +582,62 @@ impl Worker {
                 );
                 let _ = self.agent.runtime.stop_container(&id, Duration::from_secs(2)).await;
             }
+        }
+    }
+
+    /// Makes sure the container's image is on the node as its pull policy says; `Ok(true)` when
+    /// it was pulled now (the Pulling and Pulled events are sent).
+    async fn ensure_image(&self, pod: &Pod, spec: &ContainerSpec, fp: Option<String>) -> Result<bool, RuntimeError> {
+        let image = &spec.image;
+        let present = self.agent.runtime.image_present(image).await?;
+        match image::decide(spec.image_pull_policy, present, image) {
+            image::Decision::UsePresent => Ok(false),
+            image::Decision::NeverPull(message) => {
+                Err(RuntimeError::Image { reason: image::ERR_IMAGE_NEVER_PULL.into(), message })
+            }
+            image::Decision::Pull => {
+                self.event(pod, events::normal("Pulling", format!("Pulling image \"{image}\""), fp.clone()));
+                let started = Instant::now();
+                self.agent.runtime.pull_image(image).await?;
+                let took = started.elapsed().as_secs_f64();
+                self.event(
+                    pod,
+                    events::normal("Pulled", format!("Successfully pulled image \"{image}\" in {took:.3}s"), fp),
+                );
+                Ok(true)
+            }
+        }
+    }
+
+    /// Remembers an image failure (the image back-off starts or grows) and sends the events the
+    /// kubelet sends.
+    fn image_failed(&mut self, pod: &Pod, spec: &ContainerSpec, fp: Option<String>, reason: &str, message: String) {
+        let name = &spec.name;
+        if reason == image::ERR_IMAGE_NEVER_PULL {
+            self.event(pod, events::warning(image::ERR_IMAGE_NEVER_PULL, message.clone(), fp.clone()));
+        } else {
+            self.event(pod, events::warning("Failed", message.clone(), fp.clone()));
+        }
+        self.event(pod, events::warning("Failed", format!("Error: {reason}"), fp));
+        let failure =
+            ImageFailure::next(self.memory.image_failures.get(name), &spec.image, reason, message, Timestamp::now());
+        self.memory.image_failures.insert(name.clone(), failure);
+    }
+
+    /// The BackOff event once a failed pull's status turns to ImagePullBackOff.
+    fn report_image_backoff(&mut self, pod: &Pod, now: Timestamp) {
+        let mut due = Vec::new();
+        for (name, f) in &mut self.memory.image_failures {
+            if !f.backoff_reported && f.backing_off(now) {
+                f.backoff_reported = true;
+                due.push((name.clone(), f.image.clone()));
+            }
+        }
+        for (name, img) in due {
+            let init = plan::init_containers(pod).iter().any(|c| c.name == name);
+            let fp = field_path(init, &name);
+            self.event(pod, events::normal("BackOff", image::backoff_message(&img), fp.clone()));
+            self.event(pod, events::warning("Failed", format!("Error: {}", image::IMAGE_PULL_BACK_OFF), fp));
         }
     }
 
@@ -669,6 +749,24 @@ pub fn pod_key(pod: &Pod) -> String {
         pod.metadata.namespace.as_deref().unwrap_or("default"),
         pod.metadata.uid.as_deref().unwrap_or_default()
     )
+}
+
+/// The pod's ports that ask for a host port (init containers' too, as the kubelet does).
+pub fn host_ports(pod: &Pod) -> Vec<PortMapping> {
+    plan::init_containers(pod)
+        .iter()
+        .chain(plan::containers(pod))
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter_map(|p| {
+            let host_port = u16::try_from(p.host_port?).ok().filter(|h| *h > 0)?;
+            Some(PortMapping {
+                container_port: u16::try_from(p.container_port).ok()?,
+                host_port,
+                protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                host_ip: p.host_ip.clone().filter(|ip| !ip.is_empty()),
+            })
+        })
+        .collect()
 }
 
 fn limits(c: &Container) -> ResourceLimits {

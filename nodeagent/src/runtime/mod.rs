@@ -31,6 +31,39 @@ pub struct SandboxSpec {
     pub ip: Option<String>,
     /// Pod annotations: the sim runtime reads its behaviour from them.
     pub annotations: BTreeMap<String, String>,
+    /// The pod's port mappings that ask for a host port (`hostPort` set).
+    pub ports: Vec<PortMapping>,
+}
+
+/// One `containerPort` published on the node (`hostPort`), as the pod spec asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortMapping {
+    pub container_port: u16,
+    pub host_port: u16,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+    /// The host address to bind (`None`: every address).
+    pub host_ip: Option<String>,
+}
+
+/// Kubernetes' `imagePullPolicy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PullPolicy {
+    Always,
+    #[default]
+    IfNotPresent,
+    Never,
+}
+
+impl PullPolicy {
+    /// The policy a container's (defaulted) `imagePullPolicy` names; unset means IfNotPresent.
+    pub fn parse(policy: Option<&str>) -> PullPolicy {
+        match policy {
+            Some("Always") => PullPolicy::Always,
+            Some("Never") => PullPolicy::Never,
+            _ => PullPolicy::IfNotPresent,
+        }
+    }
 }
 
 /// A sandbox as the runtime sees it.
@@ -65,8 +98,11 @@ pub struct ContainerSpec {
     /// 0 for the first instance, incremented on every restart (the restartCount).
     pub attempt: u32,
     pub image: String,
-    /// The full argv (command then args), `$(VAR)` already expanded. Empty: the image decides.
-    pub argv: Vec<String>,
+    pub image_pull_policy: PullPolicy,
+    /// The container's `command`, `$(VAR)` already expanded. Empty: the image's Entrypoint.
+    pub command: Vec<String>,
+    /// The container's `args`, `$(VAR)` already expanded. Empty with no command: the image's Cmd.
+    pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub working_dir: Option<String>,
     pub mounts: Vec<Mount>,
@@ -77,6 +113,13 @@ pub struct ContainerSpec {
     pub termination_message_path: Option<String>,
     /// Pod annotations (the sim runtime reads its behaviour from them).
     pub annotations: BTreeMap<String, String>,
+}
+
+impl ContainerSpec {
+    /// Command then args: what runtimes without images run.
+    pub fn argv(&self) -> Vec<String> {
+        self.command.iter().chain(&self.args).cloned().collect()
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -109,6 +152,8 @@ pub struct ContainerInfo {
     pub name: String,
     pub attempt: u32,
     pub image: String,
+    /// The runtime's id of the image, as the pod status shows it (`imageID`), where known.
+    pub image_id: Option<String>,
     pub state: ContainerState,
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
@@ -194,6 +239,10 @@ pub enum RuntimeError {
     Io { what: String, source: std::io::Error },
     #[error("{0}")]
     Unsupported(String),
+    /// The image is missing and may not or cannot be pulled; `reason` is the kubelet's waiting
+    /// reason (`ErrImagePull`, `ErrImageNeverPull`).
+    #[error("{message}")]
+    Image { reason: String, message: String },
 }
 
 impl RuntimeError {
@@ -211,9 +260,25 @@ pub trait Runtime: Send + Sync + 'static {
     /// Whether probes over the network (httpGet, tcpSocket) reach the pod; false for the sim.
     fn network_probes(&self) -> bool;
 
+    /// The scheme of containerIDs in the pod status (`docker` → `docker://<id>`); `None`: the
+    /// runtime's ids as they are.
+    fn container_id_scheme(&self) -> Option<&'static str> {
+        None
+    }
+
     async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<SandboxInfo, RuntimeError>;
     /// Stops and removes the sandbox and every container in it.
     async fn remove_sandbox(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
+
+    /// Whether `image` is on the node. Runtimes without images (process, sim) only record the
+    /// image name, so for them every image is present and nothing is ever pulled.
+    async fn image_present(&self, _image: &str) -> Result<bool, RuntimeError> {
+        Ok(true)
+    }
+    /// Pulls `image`; a failure is [`RuntimeError::Image`] with reason `ErrImagePull`.
+    async fn pull_image(&self, _image: &str) -> Result<(), RuntimeError> {
+        Ok(())
+    }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
     async fn start_container(&self, id: &str) -> Result<(), RuntimeError>;

@@ -273,6 +273,7 @@ impl ProcessRuntime {
             name: rec.name.clone(),
             attempt: rec.attempt,
             image: rec.image.clone(),
+            image_id: None,
             state,
             created_at: rec.created_at,
             started_at: started.map(|s| s.started_at),
@@ -538,6 +539,8 @@ impl Runtime for ProcessRuntime {
         true
     }
 
+    /// `spec.ports` (hostPorts) are ignored: the process runtime has no port forwarding; a pod
+    /// on the host's network listens on the host directly.
     async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<SandboxInfo, RuntimeError> {
         let id = new_id();
         let dir = self.sandbox_dir(&id);
@@ -628,9 +631,9 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
-        if spec.argv.is_empty() {
+        if spec.command.is_empty() {
             return Err(RuntimeError::InvalidSpec(format!(
-                "container {} has no command: the process runtime runs command and args on the host and does not read images",
+                "container {} has no command: the process runtime runs command and args on the host and does not read images (their Entrypoint is unknown here)",
                 spec.name
             )));
         }
@@ -659,7 +662,7 @@ impl Runtime for ProcessRuntime {
             attempt: spec.attempt,
             image: spec.image.clone(),
             created_at: Timestamp::now(),
-            argv: spec.argv.clone(),
+            argv: spec.argv(),
             env: spec.env.clone(),
             working_dir: spec.working_dir.clone(),
             mounts: spec

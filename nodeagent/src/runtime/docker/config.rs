@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, PortMap, RestartPolicy, RestartPolicyNameEnum};
 
 use crate::runtime::{ContainerSpec, ResourceLimits, SandboxSpec};
 
@@ -64,7 +64,10 @@ pub fn sandbox_body(agent: &str, spec: &SandboxSpec, image: &str, network: Optio
     labels.insert(LABEL_SHARE_PID.to_owned(), spec.share_process_namespace.to_string());
     labels.insert(LABEL_HOST_NETWORK.to_owned(), spec.host_network.to_string());
     let network_mode = if spec.host_network { Some("host".to_owned()) } else { network.map(str::to_owned) };
+    // With the host's network the ports are the host's already; Docker refuses bindings there.
+    let ports = if spec.host_network { None } else { port_bindings(spec) };
     ContainerCreateBody {
+        exposed_ports: ports.as_ref().map(|p| p.keys().cloned().collect()),
         // With the host's network the pod also has the host's name, as in Kubernetes.
         hostname: (!spec.host_network).then(|| spec.hostname.clone()),
         image: Some(image.to_owned()),
@@ -72,11 +75,36 @@ pub fn sandbox_body(agent: &str, spec: &SandboxSpec, image: &str, network: Optio
         host_config: Some(HostConfig {
             ipc_mode: Some("shareable".to_owned()),
             network_mode,
+            port_bindings: ports,
             restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None }),
             init: Some(false),
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// The pod's hostPorts as Docker's port bindings on the pause container (`80/tcp` → host port),
+/// several host ports of one container port in one list.
+pub fn port_bindings(spec: &SandboxSpec) -> Option<PortMap> {
+    let mut map = PortMap::new();
+    for p in &spec.ports {
+        let key = format!("{}/{}", p.container_port, p.protocol.to_ascii_lowercase());
+        let binding = PortBinding { host_ip: p.host_ip.clone(), host_port: Some(p.host_port.to_string()) };
+        map.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
+    }
+    (!map.is_empty()).then_some(map)
+}
+
+/// Kubernetes' mapping of `command` and `args` over the image's Entrypoint and Cmd, as the
+/// (Entrypoint, Cmd) Docker is given (`None`: the image's own):
+/// command → Entrypoint, with Cmd = args (or nothing); args alone → the image's Entrypoint with
+/// args as Cmd; neither → both of the image's.
+pub fn entrypoint_and_cmd(command: &[String], args: &[String]) -> (Option<Vec<String>>, Option<Vec<String>>) {
+    match (command.is_empty(), args.is_empty()) {
+        (false, _) => (Some(command.to_vec()), Some(args.to_vec())),
+        (true, false) => (None, Some(args.to_vec())),
+        (true, true) => (None, None),
     }
 }
 
@@ -88,10 +116,7 @@ pub struct SandboxJoin {
 }
 
 /// An app or init container joined to its sandbox's namespaces.
-///
-/// The runtime gets one argv (command then args); Kubernetes maps a container's `command` to the
-/// image's Entrypoint and `args` to its Cmd. With a non-empty argv the whole argv replaces the
-/// image's Entrypoint (and Cmd is emptied); an empty argv keeps both of the image's.
+/// `command` and `args` map over the image's Entrypoint and Cmd as [`entrypoint_and_cmd`] says.
 pub fn container_body(
     agent: &str,
     spec: &ContainerSpec,
@@ -114,8 +139,7 @@ pub fn container_body(
         labels.insert(LABEL_TERMINATION_LOG.to_owned(), host.display().to_string());
         binds.push(format!("{}:{path}", host.display()));
     }
-    let (entrypoint, cmd) =
-        if spec.argv.is_empty() { (None, None) } else { (Some(spec.argv.clone()), Some(Vec::new())) };
+    let (entrypoint, cmd) = entrypoint_and_cmd(&spec.command, &spec.args);
     let joined = format!("container:{}", sandbox.id);
     let ResourceLimits { memory_bytes, cpu_millis } = spec.limits;
     let memory = memory_bytes.and_then(|m| i64::try_from(m).ok());
@@ -234,15 +258,68 @@ mod tests {
         assert_eq!(shared.host_config.unwrap().pid_mode.as_deref(), Some("container:abc"));
     }
 
+    fn strings(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
-    fn argv_replaces_entrypoint_and_empty_keeps_image() {
+    fn command_and_args_map_over_the_image_like_kubernetes() {
+        // (command, args) → (Entrypoint, Cmd); None keeps the image's own.
+        type Row = (
+            &'static [&'static str],
+            &'static [&'static str],
+            Option<&'static [&'static str]>,
+            Option<&'static [&'static str]>,
+        );
+        let table: [Row; 4] = [
+            (&[], &[], None, None),
+            (&["sh", "-c", "echo hi"], &[], Some(&["sh", "-c", "echo hi"]), Some(&[])),
+            (&["sh", "-c"], &["echo $0", "x"], Some(&["sh", "-c"]), Some(&["echo $0", "x"])),
+            (&[], &["--port", "80"], None, Some(&["--port", "80"])),
+        ];
         let join = SandboxJoin { id: "x".into(), share_pid: false };
-        let body = container_body("a", &spec(), &join, None);
-        assert_eq!((body.entrypoint, body.cmd), (None, None));
-        let s = ContainerSpec { argv: vec!["sh".into(), "-c".into(), "echo hi".into()], ..spec() };
-        let body = container_body("a", &s, &join, None);
-        assert_eq!(body.entrypoint, Some(vec!["sh".to_string(), "-c".into(), "echo hi".into()]));
-        assert_eq!(body.cmd, Some(vec![]));
+        for (command, args, entrypoint, cmd) in table {
+            let s = ContainerSpec { command: strings(command), args: strings(args), ..spec() };
+            let body = container_body("a", &s, &join, None);
+            assert_eq!(body.entrypoint, entrypoint.map(strings), "command {command:?} args {args:?}");
+            assert_eq!(body.cmd, cmd.map(strings), "command {command:?} args {args:?}");
+        }
+    }
+
+    #[test]
+    fn host_ports_are_published_on_the_pause_container() {
+        use crate::runtime::PortMapping;
+        let port = |c: u16, h: u16, proto: &str, ip: Option<&str>| PortMapping {
+            container_port: c,
+            host_port: h,
+            protocol: proto.into(),
+            host_ip: ip.map(str::to_owned),
+        };
+        let sb = SandboxSpec {
+            pod_uid: "u".into(),
+            ports: vec![
+                port(80, 8080, "TCP", Some("127.0.0.1")),
+                port(80, 8081, "TCP", None),
+                port(53, 5353, "UDP", None),
+            ],
+            ..Default::default()
+        };
+        let body = sandbox_body("a", &sb, "img", None);
+        let mut exposed = body.exposed_ports.unwrap();
+        exposed.sort();
+        assert_eq!(exposed, strings(&["53/udp", "80/tcp"]));
+        let bindings = body.host_config.unwrap().port_bindings.unwrap();
+        let b80 = bindings["80/tcp"].clone().unwrap();
+        assert_eq!(b80.len(), 2);
+        assert_eq!((b80[0].host_ip.as_deref(), b80[0].host_port.as_deref()), (Some("127.0.0.1"), Some("8080")));
+        assert_eq!((b80[1].host_ip.as_deref(), b80[1].host_port.as_deref()), (None, Some("8081")));
+        let b53 = bindings["53/udp"].clone().unwrap();
+        assert_eq!(b53[0].host_port.as_deref(), Some("5353"));
+
+        let none = sandbox_body("a", &SandboxSpec::default(), "img", None);
+        assert_eq!((none.exposed_ports, none.host_config.unwrap().port_bindings), (None, None));
+        let host = sandbox_body("a", &SandboxSpec { host_network: true, ..sb }, "img", None);
+        assert_eq!(host.host_config.unwrap().port_bindings, None);
     }
 
     #[test]

@@ -6,10 +6,10 @@
 //! restarted agent adopts what runs, and exit codes, times, OOM kills and attempts come from
 //! Docker's own records.
 //!
-//! Settings from the environment (the agent's flags do not carry them yet):
-//! `MINIK_PAUSE_IMAGE` (default [`DEFAULT_PAUSE_IMAGE`], made locally from this binary when
-//! missing), `MINIK_DOCKER_NETWORK` (the network pause containers join; default Docker's
-//! bridge), `DOCKER_HOST` (a `unix://` socket; default `/var/run/docker.sock`).
+//! Settings: `--pause-image` / `MINIK_PAUSE_IMAGE` (default [`DEFAULT_PAUSE_IMAGE`], made locally
+//! from this binary when missing), `--docker-network` / `MINIK_DOCKER_NETWORK` (the network pause
+//! containers join; default Docker's bridge), `DOCKER_HOST` (a `unix://` socket; default
+//! `/var/run/docker.sock`). Images are pulled only when the worker asks (imagePullPolicy).
 
 pub mod config;
 pub mod pause_image;
@@ -66,18 +66,14 @@ pub struct DockerConfig {
 }
 
 impl DockerConfig {
-    /// Defaults, overridden by `MINIK_PAUSE_IMAGE`, `MINIK_DOCKER_NETWORK` and `DOCKER_HOST`.
-    pub fn from_env(root: PathBuf, binary: PathBuf) -> DockerConfig {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        DockerConfig {
-            root,
-            binary,
-            pause_image: var(PAUSE_IMAGE_ENV).unwrap_or_else(|| DEFAULT_PAUSE_IMAGE.to_owned()),
-            network: var(NETWORK_ENV),
-            socket: var("DOCKER_HOST")
-                .filter(|h| h.starts_with("unix://"))
-                .unwrap_or_else(|| "/var/run/docker.sock".to_owned()),
-        }
+    /// The runtime's settings; the engine's socket comes from `DOCKER_HOST` (a `unix://` one)
+    /// or is Docker's default.
+    pub fn new(root: PathBuf, binary: PathBuf, pause_image: String, network: Option<String>) -> DockerConfig {
+        let socket = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| h.starts_with("unix://"))
+            .unwrap_or_else(|| "/var/run/docker.sock".to_owned());
+        DockerConfig { root, binary, pause_image, network: network.filter(|n| !n.is_empty()), socket }
     }
 }
 
@@ -141,7 +137,7 @@ impl DockerRuntime {
         &self.agent
     }
 
-    async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
+    async fn has_image(&self, image: &str) -> Result<bool, RuntimeError> {
         match self.docker.inspect_image(image).await {
             Ok(_) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),
@@ -151,7 +147,7 @@ impl DockerRuntime {
 
     async fn ensure_pause_image(&self) -> Result<(), RuntimeError> {
         let image = &self.config.pause_image;
-        if self.image_present(image).await? {
+        if self.has_image(image).await? {
             return Ok(());
         }
         tracing::info!("docker runtime: pause image {image} missing: making it from {}", self.config.binary.display());
@@ -182,21 +178,15 @@ impl DockerRuntime {
         while let Some(item) = progress.next().await {
             item.map_err(|e| engine(format!("import the pause image {image}"), e))?;
         }
-        if !self.image_present(image).await? {
+        if !self.has_image(image).await? {
             return Err(RuntimeError::Unsupported(format!("the pause image {image} was imported but is not there")));
         }
         Ok(())
     }
 
-    /// Kubernetes' IfNotPresent: use the local image, else pull it. A failed pull is an error
-    /// whose message starts with `ErrImagePull`.
-    async fn ensure_image(&self, image: &str) -> Result<(), RuntimeError> {
-        if image.is_empty() {
-            return Err(RuntimeError::InvalidSpec("the container has no image".into()));
-        }
-        if self.image_present(image).await? {
-            return Ok(());
-        }
+    /// Pulls `image` from its registry; a failure (or no answer within [`PULL_TIMEOUT`]) is
+    /// [`RuntimeError::Image`] with reason `ErrImagePull` and the kubelet's message.
+    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
         let (repo, tag) = config::split_image(image);
         let options =
             CreateImageOptions { from_image: Some(repo), tag: (!tag.is_empty()).then_some(tag), ..Default::default() };
@@ -207,8 +197,10 @@ impl DockerRuntime {
             }
             Ok::<(), DockerError>(())
         };
-        let failed =
-            |why: String| RuntimeError::Unsupported(format!("ErrImagePull: failed to pull image \"{image}\": {why}"));
+        let failed = |why: String| RuntimeError::Image {
+            reason: crate::image::ERR_IMAGE_PULL.into(),
+            message: crate::image::pull_failed_message(image, &why),
+        };
         match tokio::time::timeout(PULL_TIMEOUT, pull).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(failed(docker_message(&e))),
@@ -387,6 +379,8 @@ fn container_info(c: &ContainerInspectResponse, labels: &HashMap<String, String>
         name: labels.get(LABEL_CONTAINER).cloned().unwrap_or_default(),
         attempt: labels.get(LABEL_ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(0),
         image: c.config.as_ref().and_then(|cfg| cfg.image.clone()).unwrap_or_default(),
+        // The engine's id of the image the container was made from (no registry digest here).
+        image_id: c.image.clone().filter(|i| !i.is_empty()).map(|i| format!("docker://{i}")),
         state,
         created_at: parse_time(c.created.as_deref()).unwrap_or_else(Timestamp::now),
         started_at,
@@ -401,6 +395,18 @@ impl Runtime for DockerRuntime {
 
     fn network_probes(&self) -> bool {
         true
+    }
+
+    fn container_id_scheme(&self) -> Option<&'static str> {
+        Some("docker")
+    }
+
+    async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
+        self.has_image(image).await
+    }
+
+    async fn pull_image(&self, image: &str) -> Result<(), RuntimeError> {
+        self.pull(image).await
     }
 
     async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<SandboxInfo, RuntimeError> {
@@ -455,7 +461,6 @@ impl Runtime for DockerRuntime {
             .and_then(|c| c.labels.as_ref())
             .and_then(|l| l.get(LABEL_SHARE_PID))
             .is_some_and(|v| v == "true");
-        self.ensure_image(&spec.image).await?;
         let join = SandboxJoin { id: spec.sandbox_id.clone(), share_pid };
         let term = self.termination_file(spec)?;
         let body = config::container_body(&self.agent, spec, &join, term.as_deref());
@@ -468,6 +473,11 @@ impl Runtime for DockerRuntime {
             Err(e @ DockerError::DockerResponseServerError { status_code: 400, .. }) => {
                 Err(RuntimeError::InvalidSpec(docker_message(&e)))
             }
+            // The image went between the worker's check and the create.
+            Err(e @ DockerError::DockerResponseServerError { status_code: 404, .. }) => Err(RuntimeError::Image {
+                reason: crate::image::ERR_IMAGE_PULL.into(),
+                message: crate::image::pull_failed_message(&spec.image, &docker_message(&e)),
+            }),
             Err(e) => Err(engine(format!("create container {name}"), e)),
         }
     }
