@@ -322,7 +322,7 @@ async fn lists_selectors_and_paging() {
     assert_eq!(r.status, 400);
     assert_eq!(names(&api.get(&format!("{PODS}?fieldSelector=metadata.name%3Dp3")).await.json()), vec!["p3"]);
     assert_eq!(
-        names(&api.get(&format!("/api/v1/pods?fieldSelector=metadata.namespace%3Dother")).await.json()),
+        names(&api.get("/api/v1/pods?fieldSelector=metadata.namespace%3Dother").await.json()),
         vec!["elsewhere"]
     );
     assert_eq!(names(&api.get(&format!("{PODS}?fieldSelector=status.phase%21%3DPending")).await.json()).len(), 0);
@@ -609,4 +609,29 @@ async fn wrong_methods_are_405() {
     assert_eq!((r.status, r.json()["reason"].as_str()), (405, Some("MethodNotAllowed")));
     let r = api.post(&format!("{PODS}/x"), &pod("x")).await;
     assert_eq!(r.status, 405);
+}
+
+#[tokio::test]
+async fn paging_with_a_selector_at_an_older_revision() {
+    let (_m, api) = start();
+    for i in 0..9 {
+        let mut p = pod(&format!("q{i}"));
+        p["metadata"]["labels"] = json!({"app": if i % 3 == 0 { "keep" } else { "skip" }});
+        assert_eq!(api.post(PODS, &p).await.status, 201);
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let first = api.get(&format!("{PODS}?limit=2&labelSelector=app%3Dkeep")).await.json();
+    assert_eq!(names(&first), vec!["q0", "q3"]);
+    assert!(first["metadata"].get("remainingItemCount").is_none(), "not exact with a selector");
+    let token = first["metadata"]["continue"].as_str().unwrap().to_owned();
+    // Move the store on, so the next page is read at the first page's (older) revision.
+    api.delete(&format!("{PODS}/q6"), None).await;
+    let mut late = pod("q7b");
+    late["metadata"]["labels"] = json!({"app": "keep"});
+    api.post(PODS, &late).await;
+    let second = api.get(&format!("{PODS}?limit=2&labelSelector=app%3Dkeep&continue={token}")).await.json();
+    assert_eq!(names(&second), vec!["q6"], "q6 still existed at the first page's revision; q7b did not");
+    assert!(second["metadata"].get("continue").is_none());
 }

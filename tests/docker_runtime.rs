@@ -12,13 +12,16 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::Minik;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, AttachParams, DeleteParams, LogParams, PostParams};
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, PostParams};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The local test image (busybox and its applet links, nothing pulled).
-const BUSYBOX: &str = "minik-test/busybox:latest";
+/// The local test image (busybox and its applet links, nothing pulled). Not `latest`: that tag
+/// defaults imagePullPolicy to Always, which pulls (and fails here) on every start.
+const BUSYBOX: &str = "minik-test/busybox:1.0";
+/// Made from [`BUSYBOX`] with its own Entrypoint and Cmd (see [`ensure_entry_image`]).
+const ENTRY_IMAGE: &str = "minik-test/entry:1.0";
 
 fn docker(args: &[&str]) -> (i32, String, String) {
     common::run(Command::new("docker").args(args))
@@ -53,24 +56,51 @@ fn ensure_busybox_image() {
     *done = true;
 }
 
+/// Makes [`ENTRY_IMAGE`]: busybox with `ENTRYPOINT ["echo", "entry:"]` and `CMD ["default-cmd"]`,
+/// committed from a container of [`BUSYBOX`] (no build, no pull).
+fn ensure_entry_image() {
+    static ONCE: Mutex<bool> = Mutex::new(false);
+    let mut done = ONCE.lock().unwrap_or_else(|p| p.into_inner());
+    if *done || docker(&["image", "inspect", ENTRY_IMAGE]).0 == 0 {
+        *done = true;
+        return;
+    }
+    ensure_busybox_image();
+    let (code, id, err) = docker(&["create", BUSYBOX]);
+    assert_eq!(code, 0, "docker create: {err}");
+    let id = id.trim();
+    let (code, _, err) = docker(&[
+        "commit",
+        "--change",
+        r#"ENTRYPOINT ["echo", "entry:"]"#,
+        "--change",
+        r#"CMD ["default-cmd"]"#,
+        id,
+        ENTRY_IMAGE,
+    ]);
+    docker(&["rm", "-f", id]);
+    assert!(code == 0 || docker(&["image", "inspect", ENTRY_IMAGE]).0 == 0, "docker commit: {err}");
+    *done = true;
+}
+
 /// A running `minik up --runtime docker`; its containers are removed when dropped.
 struct Cluster {
     minik: Minik,
     pods: Api<Pod>,
+    /// Kept across restarts: pods are bound to it.
+    node_name: String,
     _keep: Option<tempfile::TempDir>,
 }
 
 impl Cluster {
     async fn up() -> Cluster {
         tokio::task::block_in_place(ensure_busybox_image);
-        let minik = tokio::task::block_in_place(|| Minik::start("up", &["--runtime", "docker"]));
-        Cluster::connect(minik, None).await
-    }
-
-    async fn connect(minik: Minik, keep: Option<tempfile::TempDir>) -> Cluster {
+        let node_name = common::unique_node_name();
+        let minik =
+            tokio::task::block_in_place(|| Minik::start("up", &["--runtime", "docker", "--node-name", &node_name]));
         let opts = minik_client::ConnectOptions { server: Some(minik.url.clone()), ..Default::default() };
         let client = minik_client::connect(&opts).await.unwrap();
-        Cluster { pods: Api::namespaced(client, "default"), minik, _keep: keep }
+        Cluster { pods: Api::namespaced(client, "default"), minik, node_name, _keep: None }
     }
 
     /// SIGKILLs `minik` (agent included) and starts it again on the same data.
@@ -80,7 +110,8 @@ impl Cluster {
             self._keep = Some(t);
         }
         let data_dir = self.minik.data_dir.clone();
-        self.minik = tokio::task::block_in_place(|| Minik::start_in("up", &data_dir, &["--runtime", "docker"]));
+        let args = ["--runtime", "docker", "--node-name", &self.node_name];
+        self.minik = tokio::task::block_in_place(|| Minik::start_in("up", &data_dir, &args));
         let opts = minik_client::ConnectOptions { server: Some(self.minik.url.clone()), ..Default::default() };
         self.pods = Api::namespaced(minik_client::connect(&opts).await.unwrap(), "default");
     }
@@ -124,6 +155,30 @@ impl Cluster {
             serde_json::to_string_pretty(&last.and_then(|p| p.status)).unwrap(),
             self.minik.log()
         );
+    }
+
+    /// `reason: message` of the events about pod `name`.
+    async fn events(&self, name: &str) -> Vec<String> {
+        let api: Api<Event> = Api::namespaced(self.pods.clone().into_client(), "default");
+        let list = api.list(&ListParams::default()).await.unwrap();
+        list.items
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some(name))
+            .map(|e| format!("{}: {}", e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+            .collect()
+    }
+
+    /// Waits until the events of pod `name` hold one equal to each of `want`.
+    async fn wait_events(&self, name: &str, want: &[&str]) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let events = self.events(name).await;
+            if want.iter().all(|w| events.iter().any(|e| e == w)) {
+                return events;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "events of {name}: want {want:?}, got {events:#?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     async fn running(&self, name: &str) -> Pod {
@@ -286,31 +341,189 @@ async fn share_process_namespace_joins_the_pause_pid_namespace() {
     assert!(out.lines().any(|l| l.trim_start().starts_with("1 ") && l.contains("pause")), "{out}");
 }
 
+/// `(reason, message)` of a container's waiting state, if it is waiting.
+fn waiting(p: &Pod, name: &str) -> Option<(String, String)> {
+    let w = p.status.as_ref()?.container_statuses.as_ref()?.iter().find(|c| c.name == name)?.state.clone()?.waiting?;
+    Some((w.reason.unwrap_or_default(), w.message.unwrap_or_default()))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_image_fails_fast_with_a_pull_error() {
+async fn never_pull_with_a_missing_image_shows_err_image_never_pull() {
     let c = Cluster::up().await;
+    let image = "minik-test/absent:1.0";
     c.create(json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": { "name": "nopull" },
-        "spec": { "containers": [{ "name": "app", "image": "minik-test/does-not-exist:1.0", "command": ["true"] }] }
+        "metadata": { "name": "neverpull" },
+        "spec": { "containers": [{ "name": "app", "image": image, "imagePullPolicy": "Never", "command": ["true"] }] }
     }))
     .await;
-    // No registry is reachable: the pull fails within seconds and the pod says why (no hang).
+    let want = format!("Container image \"{image}\" is not present with pull policy of Never");
     let pod = c
-        .wait("nopull", "a pull error", Duration::from_secs(30), |p| {
-            p.status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .and_then(|cs| cs.first())
-                .and_then(|cs| cs.state.as_ref())
-                .and_then(|s| s.waiting.as_ref())
-                .and_then(|w| w.message.as_deref())
-                .is_some_and(|m| m.contains("ErrImagePull") && m.contains("minik-test/does-not-exist:1.0"))
+        .wait("neverpull", "ErrImageNeverPull", Duration::from_secs(30), |p| {
+            waiting(p, "app").is_some_and(|(r, m)| r == "ErrImageNeverPull" && m == want)
         })
         .await;
     assert_eq!(phase(&pod), "Pending");
+    let events =
+        c.wait_events("neverpull", &[&format!("ErrImageNeverPull: {want}"), "Failed: Error: ErrImageNeverPull"]).await;
+    // Nothing is pulled, and the agent does not retry in a storm: one try, then the image back-off (10 s).
+    assert!(!events.iter().any(|e| e.starts_with("Pulling")), "{events:#?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let tries = c.events("neverpull").await.iter().filter(|e| e.starts_with("ErrImageNeverPull")).count();
+    assert_eq!(tries, 1, "{:#?}", c.events("neverpull").await);
+    assert_eq!(c.containers(Some("io.minik.kind=container")), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_pulls_show_err_image_pull_then_image_pull_back_off() {
+    let c = Cluster::up().await;
+    let missing = "minik-test/does-not-exist:1.0";
+    // `missing` is absent (IfNotPresent pulls it); BUSYBOX is present, but Always pulls anyway.
+    // No registry is reachable here, so both pulls fail fast.
+    c.create(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "nopull" },
+        "spec": { "containers": [
+            { "name": "absent", "image": missing, "imagePullPolicy": "IfNotPresent", "command": ["true"] },
+            { "name": "always", "image": BUSYBOX, "imagePullPolicy": "Always", "command": ["sleep", "3600"] }
+        ]}
+    }))
+    .await;
+    // Record the waiting reasons each container goes through.
+    let mut seen: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    let start = Instant::now();
+    let last = loop {
+        let p = c.pods.get("nopull").await.unwrap();
+        for name in ["absent", "always"] {
+            if let Some((reason, message)) = waiting(&p, name) {
+                let list = seen.entry(name).or_default();
+                if list.last() != Some(&reason) {
+                    if reason == "ErrImagePull" {
+                        let image = if name == "absent" { missing } else { BUSYBOX };
+                        assert!(message.starts_with(&format!("Failed to pull image \"{image}\": ")), "{message}");
+                    }
+                    if reason == "ImagePullBackOff" {
+                        let image = if name == "absent" { missing } else { BUSYBOX };
+                        assert_eq!(message, format!("Back-off pulling image \"{image}\""));
+                    }
+                    list.push(reason);
+                }
+            }
+        }
+        let done =
+            ["absent", "always"].iter().all(|n| seen.get(n).is_some_and(|l| l.iter().any(|r| r == "ImagePullBackOff")));
+        if done {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(40), "reasons so far: {seen:?}\n{}", c.minik.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for name in ["absent", "always"] {
+        let reasons: Vec<&str> = seen[name]
+            .iter()
+            .map(String::as_str)
+            .filter(|r| r.starts_with("ErrImage") || r.starts_with("ImagePull"))
+            .collect();
+        assert_eq!(reasons[..2], ["ErrImagePull", "ImagePullBackOff"], "{name}: {:?}", seen[name]);
+    }
+    assert_eq!(phase(&last), "Pending");
+    let events = c
+        .wait_events(
+            "nopull",
+            &[
+                &format!("Pulling: Pulling image \"{missing}\""),
+                &format!("Pulling: Pulling image \"{BUSYBOX}\""),
+                "Failed: Error: ErrImagePull",
+                &format!("BackOff: Back-off pulling image \"{missing}\""),
+                &format!("BackOff: Back-off pulling image \"{BUSYBOX}\""),
+                "Failed: Error: ImagePullBackOff",
+            ],
+        )
+        .await;
+    assert!(
+        events.iter().any(|e| e.starts_with(&format!("Failed: Failed to pull image \"{missing}\": "))),
+        "{events:#?}"
+    );
     // Only the sandbox exists: no app container was made.
     assert_eq!(c.containers(Some("io.minik.kind=container")), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_and_args_map_over_the_image_entrypoint_and_cmd() {
+    tokio::task::block_in_place(ensure_entry_image);
+    let c = Cluster::up().await;
+    let container = |name: &str, extra: serde_json::Value| {
+        let mut c = json!({ "name": name, "image": ENTRY_IMAGE, "env": [{ "name": "WHO", "value": "world" }] });
+        c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        c
+    };
+    c.create(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "entry" },
+        "spec": { "restartPolicy": "Never", "containers": [
+            container("neither", json!({})),
+            container("args-only", json!({ "args": ["hello", "$(WHO)"] })),
+            container("command-only", json!({ "command": ["echo", "cmd:"] })),
+            container("both", json!({ "command": ["echo", "cmd:"], "args": ["$(WHO)"] }))
+        ]}
+    }))
+    .await;
+    let pod = c.wait("entry", "Succeeded", Duration::from_secs(60), |p| phase(p) == "Succeeded").await;
+    let want = [
+        ("neither", "entry: default-cmd\n"),
+        ("args-only", "entry: hello world\n"),
+        ("command-only", "cmd:\n"),
+        ("both", "cmd: world\n"),
+    ];
+    for (name, out) in want {
+        assert_eq!(c.logs("entry", name).await, out, "container {name}");
+    }
+    // The status names Docker's ids: the container's and its image's.
+    let cs = container_status(&pod, "both");
+    assert!(cs.container_id.as_deref().unwrap_or_default().starts_with("docker://"), "{cs:?}");
+    let image_id = inspect(ENTRY_IMAGE, "{{.Id}}");
+    assert_eq!(cs.image_id, format!("docker://{image_id}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_ports_are_published_on_the_host() {
+    let c = Cluster::up().await;
+    let host_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    c.create(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "hostport" },
+        "spec": { "containers": [{ "name": "web", "image": BUSYBOX,
+            "command": ["sh", "-c", "echo via-host-port > /www/index.html; exec httpd -f -p 8080 -h /www"],
+            "ports": [{ "containerPort": 8080, "hostPort": host_port }] }] }
+    }))
+    .await;
+    c.running("hostport").await;
+    let sandboxes = c.containers(Some("io.minik.kind=sandbox"));
+    assert_eq!(sandboxes.len(), 1);
+    let bound = inspect(
+        &sandboxes[0],
+        "{{range $p, $b := .HostConfig.PortBindings}}{{$p}}={{range $b}}{{.HostPort}}{{end}}{{end}}",
+    );
+    assert_eq!(bound, format!("8080/tcp={host_port}"));
+    let start = Instant::now();
+    let body = loop {
+        let got = async {
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", host_port)).await.ok()?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").await.ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.ok()?;
+            Some(out)
+        }
+        .await;
+        match got {
+            Some(out) if out.contains("via-host-port") => break out,
+            other => {
+                assert!(start.elapsed() < Duration::from_secs(20), "no answer on 127.0.0.1:{host_port}: {other:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert!(body.starts_with("HTTP/1.") && body.lines().next().unwrap_or_default().contains(" 200 "), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,7 +578,7 @@ async fn agent_restart_adopts_running_containers() {
     let after = c.running("keeper").await;
     assert_eq!(docker_id(&after, "app"), id);
     assert_eq!(container_status(&after, "app").restart_count, 0);
-    assert_eq!(inspect(&id, "{{.State.Running}}"), "true");
+    assert_eq!(inspect(&id, "{{.State.Running}}"), "true", "{}", c.minik.log());
     assert_eq!(inspect(&id, "{{.State.StartedAt}}"), started);
     let mut all_after = c.containers(None);
     all_after.sort();

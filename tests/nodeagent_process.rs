@@ -303,6 +303,27 @@ async fn seed_pods_share_volumes_and_localhost_env_exec_and_logs() {
         .await;
     let msg = container_status(&pod, "web").unwrap().state.clone().unwrap().waiting.unwrap().message.unwrap();
     assert!(msg.contains("has no command"), "{msg}");
+    // Args alone would run after the image's Entrypoint, which this runtime does not know.
+    c.create(json!({"metadata": {"name": "argsonly"},
+        "spec": {"containers": [{"name": "web", "image": "nginx", "args": ["-g", "daemon off;"]}]}}))
+        .await;
+    let pod = c
+        .wait("argsonly", "CreateContainerConfigError", T, |p| {
+            waiting_reason(p, "web").as_deref() == Some("CreateContainerConfigError")
+        })
+        .await;
+    let msg = container_status(&pod, "web").unwrap().state.clone().unwrap().waiting.unwrap().message.unwrap();
+    assert!(msg.contains("has no command"), "{msg}");
+
+    // The process runtime records images and never pulls: every pull policy runs the command.
+    let pod = |name: &str, policy: &str| {
+        json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "minik-test/absent:1.0",
+            "imagePullPolicy": policy, "command": ["sleep", "3600"]}]}})
+    };
+    for (name, policy) in [("never", "Never"), ("always", "Always")] {
+        c.create(pod(name, policy)).await;
+        c.wait(name, "Running", T, running).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,7 +34,7 @@ impl Target {
     }
 
     pub fn not_found(&self) -> ApiError {
-        ApiError::not_found(self.res.plural, self.name())
+        ApiError::not_found(&self.res.qualified(), self.name())
     }
 }
 
@@ -244,7 +244,7 @@ impl AppState {
                     (Some(base), false) if attempt < 7 => {
                         meta_mut(&mut obj)?.insert("name".into(), Value::String(generate_name(base)));
                     }
-                    _ => return Err(ApiError::AlreadyExists { kind: res.plural.into(), name }),
+                    _ => return Err(ApiError::AlreadyExists { kind: res.qualified(), name }),
                 },
                 Err(e) => return Err(e.into()),
             }
@@ -292,7 +292,7 @@ impl AppState {
             };
             if let Some(rv) = &client_rv {
                 if *rv != current.rv.to_string() {
-                    return Err(ApiError::conflict_modified(res.plural, &name));
+                    return Err(ApiError::conflict_modified(&res.qualified(), &name));
                 }
             }
             match self.replace(target, &current, obj.clone(), opts).await {
@@ -382,7 +382,7 @@ impl AppState {
             };
             if let Some(rv) = &precondition {
                 if *rv != current.rv.to_string() {
-                    return Err(ApiError::conflict_modified(res.plural, target.name()));
+                    return Err(ApiError::conflict_modified(&res.qualified(), target.name()));
                 }
             }
             let old = current.value()?;
@@ -404,7 +404,7 @@ impl AppState {
                 other => return other,
             }
         }
-        Err(ApiError::conflict_modified(res.plural, target.name()))
+        Err(ApiError::conflict_modified(&res.qualified(), target.name()))
     }
 
     /// DELETE. Pods bound to a node are deleted gracefully (the node agent finishes them);
@@ -420,7 +420,7 @@ impl AppState {
             if let Some(uid) = &opts.precondition_uid {
                 if *uid != current.uid {
                     return Err(ApiError::Conflict {
-                        kind: res.plural.into(),
+                        kind: res.qualified(),
                         name: target.name().into(),
                         detail: format!(
                             "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
@@ -432,7 +432,7 @@ impl AppState {
             if let Some(rv) = &opts.precondition_rv {
                 if *rv != current.rv.to_string() {
                     return Err(ApiError::Conflict {
-                        kind: res.plural.into(),
+                        kind: res.qualified(),
                         name: target.name().into(),
                         detail: format!(
                             "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
@@ -603,7 +603,7 @@ fn preserve_system_meta(new: &mut Value, old: &Value) -> ApiResult<()> {
 
 fn map_cas(e: StoreError, target: &Target) -> ApiError {
     match e {
-        StoreError::Conflict { .. } => ApiError::conflict_modified(target.res.plural, target.name()),
+        StoreError::Conflict { .. } => ApiError::conflict_modified(&target.res.qualified(), target.name()),
         StoreError::NotFound { .. } => target.not_found(),
         other => other.into(),
     }

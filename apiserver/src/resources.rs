@@ -204,6 +204,15 @@ impl ResourceInfo {
         }
     }
 
+    /// The resource as error messages name it: `pods`, `leases.coordination.k8s.io`.
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_owned()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
     /// `/registry/<plural>/` — the store prefix of every object of this resource.
     pub fn prefix(&self) -> String {
         format!("/registry/{}/", self.plural)

@@ -72,7 +72,10 @@ pub fn table_of_entries(
         let chunk = entries.len().div_ceil(threads);
         let parts: Vec<ApiResult<Vec<Value>>> = std::thread::scope(|s| {
             let handles: Vec<_> = entries.chunks(chunk).map(|c| s.spawn(move || print(c))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ApiError::internal("table printer panicked")))).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(ApiError::internal("table printer panicked"))))
+                .collect()
         });
         let mut rows = Vec::with_capacity(entries.len());
         for part in parts {
@@ -83,7 +86,13 @@ pub fn table_of_entries(
     Ok(assemble(res, rows, rv, true, continue_token))
 }
 
-fn assemble(res: &ResourceInfo, rows: Vec<Value>, rv: Revision, with_columns: bool, continue_token: Option<String>) -> Value {
+fn assemble(
+    res: &ResourceInfo,
+    rows: Vec<Value>,
+    rv: Revision,
+    with_columns: bool,
+    continue_token: Option<String>,
+) -> Value {
     let mut meta = json!({});
     if rv > 0 {
         meta["resourceVersion"] = json!(rv.to_string());

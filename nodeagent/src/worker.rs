@@ -589,6 +589,9 @@ impl Worker {
     /// it was pulled now (the Pulling and Pulled events are sent).
     async fn ensure_image(&self, pod: &Pod, spec: &ContainerSpec, fp: Option<String>) -> Result<bool, RuntimeError> {
         let image = &spec.image;
+        if !self.agent.runtime.pulls_images() {
+            return Ok(false);
+        }
         let present = self.agent.runtime.image_present(image).await?;
         match image::decide(spec.image_pull_policy, present, image) {
             image::Decision::UsePresent => Ok(false),

@@ -87,10 +87,12 @@ async fn list(state: &AppState, t: &Target, opts: &ListOptions, output: Output) 
     let continue_token = (remaining > 0)
         .then(|| entries.last().map(|e| ContinueToken { rv, start_after: e.key.clone() }.encode()))
         .flatten();
+    // Kubernetes reports remainingItemCount only when it is exact: no selectors.
+    let count = (opts.labels.is_none() && opts.fields.is_none()).then_some(remaining);
     match output {
-        Output::Json => Ok(respond_json_bytes(StatusCode::OK, list_json(t, &entries, rv, continue_token, remaining))),
+        Output::Json => Ok(respond_json_bytes(StatusCode::OK, list_json(t, &entries, rv, continue_token, count))),
         Output::Yaml => {
-            let bytes = list_json(t, &entries, rv, continue_token, remaining);
+            let bytes = list_json(t, &entries, rv, continue_token, count);
             Ok(respond(StatusCode::OK, output, &body::parse_json(&bytes)?))
         }
         Output::Table { include_object } => {
@@ -128,40 +130,50 @@ async fn page_at(
     if rv == state.cache.revision() {
         return Ok(state.cache.list(prefix, start_after, opts.limit, filter));
     }
-    let resp = state
-        .store
-        .range(RangeRequest {
-            prefix: prefix.to_owned(),
-            revision: rv,
-            limit: 0,
-            start_after: start_after.map(str::to_owned),
-        })
-        .await
-        .map_err(|e| match e {
-            minik_store::StoreError::Compacted { .. } => ApiError::expired(
-                "The provided continue parameter is too old to display a consistent list result. \
-                 You can start a new list without the continue parameter.",
-            ),
-            other => other.into(),
-        })?;
+    let expired = |e| match e {
+        minik_store::StoreError::Compacted { .. } => ApiError::expired(
+            "The provided continue parameter is too old to display a consistent list result. \
+             You can start a new list without the continue parameter.",
+        ),
+        other => other.into(),
+    };
+    let selective = opts.labels.is_some() || opts.fields.is_some();
+    // Without selectors the store pages for us and counts what remains; with them, scan in
+    // chunks until the page is full and one more match shows there is more.
+    let chunk = if selective || opts.limit == 0 { opts.limit.max(256) } else { opts.limit };
     let mut out = Vec::new();
-    let mut remaining = 0;
-    for kv in &resp.kvs {
-        let Some(e) = entry_from_kv(kv, kv.mod_revision) else { continue };
-        if !filter(&e) {
-            continue;
-        }
-        if opts.limit > 0 && out.len() >= opts.limit {
-            remaining += 1;
-        } else {
+    let mut cursor = start_after.map(str::to_owned);
+    loop {
+        let req = RangeRequest { prefix: prefix.to_owned(), revision: rv, limit: chunk, start_after: cursor.clone() };
+        let resp = state.store.range(req).await.map_err(expired)?;
+        cursor = resp.kvs.last().map(|kv| kv.key.clone());
+        for kv in &resp.kvs {
+            let Some(e) = entry_from_kv(kv, kv.mod_revision) else { continue };
+            if !filter(&e) {
+                continue;
+            }
+            if opts.limit > 0 && out.len() >= opts.limit {
+                return Ok((out, resp.revision, 1));
+            }
             out.push(Arc::new(e));
         }
+        if !resp.more {
+            return Ok((out, resp.revision, 0));
+        }
+        if !selective && opts.limit > 0 && out.len() >= opts.limit {
+            return Ok((out, resp.revision, resp.remaining as usize));
+        }
     }
-    Ok((out, resp.revision, remaining))
 }
 
 /// A `<Kind>List` assembled from the cached JSON without re-encoding items.
-fn list_json(t: &Target, entries: &[Arc<Entry>], rv: i64, continue_token: Option<String>, remaining: usize) -> Bytes {
+fn list_json(
+    t: &Target,
+    entries: &[Arc<Entry>],
+    rv: i64,
+    continue_token: Option<String>,
+    remaining: Option<usize>,
+) -> Bytes {
     let size: usize = entries.iter().map(|e| e.json.len() + 1).sum();
     let mut buf = Vec::with_capacity(size + 256);
     let _ = write!(
@@ -172,7 +184,10 @@ fn list_json(t: &Target, entries: &[Arc<Entry>], rv: i64, continue_token: Option
         rv
     );
     if let Some(c) = continue_token {
-        let _ = write!(buf, r#","continue":"{c}","remainingItemCount":{remaining}"#);
+        let _ = write!(buf, r#","continue":"{c}""#);
+        if let Some(n) = remaining {
+            let _ = write!(buf, r#","remainingItemCount":{n}"#);
+        }
     }
     buf.extend_from_slice(br#"},"items":["#);
     for (i, e) in entries.iter().enumerate() {

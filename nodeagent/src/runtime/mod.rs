@@ -270,8 +270,13 @@ pub trait Runtime: Send + Sync + 'static {
     /// Stops and removes the sandbox and every container in it.
     async fn remove_sandbox(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
 
-    /// Whether `image` is on the node. Runtimes without images (process, sim) only record the
-    /// image name, so for them every image is present and nothing is ever pulled.
+    /// Whether this runtime runs images (and so pulls them). Runtimes without images (process,
+    /// sim) only record the image name: for them every image is present and nothing is pulled,
+    /// whatever the pull policy says.
+    fn pulls_images(&self) -> bool {
+        false
+    }
+    /// Whether `image` is on the node.
     async fn image_present(&self, _image: &str) -> Result<bool, RuntimeError> {
         Ok(true)
     }

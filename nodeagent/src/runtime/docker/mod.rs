@@ -401,6 +401,10 @@ impl Runtime for DockerRuntime {
         Some("docker")
     }
 
+    fn pulls_images(&self) -> bool {
+        true
+    }
+
     async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
         self.has_image(image).await
     }
