@@ -5,38 +5,16 @@
 
 mod common;
 
+use common::cli::{kc, mk, with_stdin};
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use common::{kubectl, kubectl_bin, miniktl, miniktl_bin, run, Minik};
-
-type Out = (i32, String, String);
+use common::{kubectl, kubectl_bin, miniktl, miniktl_bin, Minik};
 
 /// One `minik up` (one local node) at a time.
 static NODE: Mutex<()> = Mutex::new(());
-
-fn kc(m: &Minik, args: &[&str]) -> Out {
-    let mut c =
-        kubectl(&m.url).expect("the pinned kubectl (kubectl.1.32 beside the kubectl dispatcher) must be installed");
-    run(c.args(args))
-}
-
-fn mk(m: &Minik, args: &[&str]) -> Out {
-    run(miniktl(&m.url).args(args))
-}
-
-fn with_stdin(mut cmd: Command, input: &str) -> Out {
-    let mut child =
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn with stdin");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 /// The seed's pod1.yaml and test-env.yaml, with commands the process runtime can run on the host
 /// (it does not read images): nginx1 prints two lines and sleeps.

@@ -4,36 +4,15 @@
 
 mod common;
 
-use std::io::Write;
+use common::cli::{kc, mk, with_stdin};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{kubectl, miniktl, run, Minik};
-
-type Out = (i32, String, String);
+use common::{kubectl, miniktl, Minik};
 
 fn k(m: &Minik) -> Command {
     kubectl(&m.url).expect("the pinned kubectl (kubectl.1.32 beside the kubectl dispatcher) must be installed")
-}
-
-fn kc(m: &Minik, args: &[&str]) -> Out {
-    run(k(m).args(args))
-}
-
-fn mk(m: &Minik, args: &[&str]) -> Out {
-    run(miniktl(&m.url).args(args))
-}
-
-fn with_stdin(mut cmd: Command, input: &str) -> Out {
-    let mut child =
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn with stdin");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
 }
 
 /// Is this token an age such as `0s`, `3m49s`, `5d10h` (possibly inside `(...)`)?

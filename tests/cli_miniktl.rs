@@ -4,28 +4,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use common::cli::{mk, with_stdin};
+
+use std::process::Command;
 
 use common::{miniktl, miniktl_bin, run, Minik};
-
-type Out = (i32, String, String);
-
-fn mk(m: &Minik, args: &[&str]) -> Out {
-    run(miniktl(&m.url).args(args))
-}
-
-fn with_stdin(mut cmd: Command, input: &str) -> Out {
-    let mut child =
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn with stdin");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 fn pod(name: &str, labels: &str) -> String {
     format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels: {{{labels}}}\nspec:\n  containers:\n  - name: main\n    image: busybox\n    command: [sleep, \"3600\"]\n")

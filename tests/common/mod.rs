@@ -1,6 +1,7 @@
 //! Shared end-to-end harness: start the real `minik` binary on an ephemeral port and talk to it.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod http;
 
 use std::io::{BufRead, BufReader};
