@@ -185,6 +185,14 @@ pub fn split_image(image: &str) -> (String, String) {
     }
 }
 
+/// The pod status' imageID of an image with engine id `id` and the registry digests it has.
+pub fn status_image_id(id: &str, repo_digests: &[String]) -> String {
+    match repo_digests.first() {
+        Some(digest) => format!("docker-pullable://{digest}"),
+        None => format!("docker://{id}"),
+    }
+}
+
 /// Whether an image reference names the `latest` tag (explicitly or by having none), which
 /// makes Kubernetes' default pull policy `Always`.
 pub fn is_latest(image: &str) -> bool {
@@ -355,6 +363,13 @@ mod tests {
         assert_eq!(hc.memory, Some(64 << 20));
         assert_eq!(hc.memory_swap, Some(64 << 20));
         assert_eq!((hc.cpu_period, hc.cpu_quota), (Some(100_000), Some(25_000)));
+    }
+
+    #[test]
+    fn image_ids_name_the_registry_digest_when_there_is_one() {
+        assert_eq!(status_image_id("sha256:ab", &[]), "docker://sha256:ab");
+        let digests = vec!["busybox@sha256:cd".to_string(), "other@sha256:cd".into()];
+        assert_eq!(status_image_id("sha256:ab", &digests), "docker-pullable://busybox@sha256:cd");
     }
 
     #[test]

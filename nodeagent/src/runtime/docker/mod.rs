@@ -85,6 +85,8 @@ pub struct DockerRuntime {
     exits: broadcast::Sender<String>,
     /// Ends the event watcher when the runtime goes.
     stop: tokio_util::sync::CancellationToken,
+    /// Engine image id (`sha256:…`) → the pod status' imageID, looked up once per image.
+    image_ids: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl Drop for DockerRuntime {
@@ -126,7 +128,8 @@ impl DockerRuntime {
         );
         let (exits, _) = broadcast::channel(1024);
         let stop = tokio_util::sync::CancellationToken::new();
-        let rt = DockerRuntime { docker, config, agent, exits, stop };
+        let image_ids = std::sync::Mutex::new(HashMap::new());
+        let rt = DockerRuntime { docker, config, agent, exits, stop, image_ids };
         rt.ensure_pause_image().await?;
         rt.watch_events();
         Ok(rt)
@@ -288,11 +291,31 @@ impl DockerRuntime {
             let labels = c.config.as_ref().and_then(|cfg| cfg.labels.clone()).unwrap_or_default();
             if labels.get(LABEL_KIND).map(String::as_str) == Some(KIND_SANDBOX) {
                 listing.sandboxes.push(sandbox_info(&c, &labels));
-            } else if let Some(info) = container_info(&c, &labels) {
+            } else if let Some(mut info) = container_info(&c, &labels) {
+                if let Some(image) = c.image.as_deref().filter(|i| !i.is_empty()) {
+                    info.image_id = Some(self.status_image_id(image).await);
+                }
                 listing.containers.push(info);
             }
         }
         Ok(listing)
+    }
+
+    /// The imageID the kubelet's dockershim shows: `docker-pullable://<repo>@<digest>` for an image
+    /// that came from a registry, else `docker://sha256:…` (e.g. an imported image).
+    async fn status_image_id(&self, image: &str) -> String {
+        if let Some(known) = self.image_ids.lock().ok().and_then(|m| m.get(image).cloned()) {
+            return known;
+        }
+        let id = match self.docker.inspect_image(image).await {
+            Ok(i) => config::status_image_id(image, i.repo_digests.as_deref().unwrap_or_default()),
+            // Removed meanwhile: the engine's id is all there is (not remembered).
+            Err(_) => return format!("docker://{image}"),
+        };
+        if let Ok(mut m) = self.image_ids.lock() {
+            m.insert(image.to_owned(), id.clone());
+        }
+        id
     }
 
     async fn force_remove(&self, id: &str) -> Result<(), RuntimeError> {
@@ -379,8 +402,8 @@ fn container_info(c: &ContainerInspectResponse, labels: &HashMap<String, String>
         name: labels.get(LABEL_CONTAINER).cloned().unwrap_or_default(),
         attempt: labels.get(LABEL_ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(0),
         image: c.config.as_ref().and_then(|cfg| cfg.image.clone()).unwrap_or_default(),
-        // The engine's id of the image the container was made from (no registry digest here).
-        image_id: c.image.clone().filter(|i| !i.is_empty()).map(|i| format!("docker://{i}")),
+        // Filled in by the listing (it needs the image's record).
+        image_id: None,
         state,
         created_at: parse_time(c.created.as_deref()).unwrap_or_else(Timestamp::now),
         started_at,
