@@ -28,6 +28,9 @@ impl Drop for Server {
     }
 }
 
+/// Makes the command a client runs for one `get pods`.
+type CommandMaker = Box<dyn Fn() -> Command>;
+
 fn start_server() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_minik"))
@@ -150,7 +153,7 @@ fn main() {
         PODS as f64 / created.as_secs_f64()
     );
     let cache = tempfile::tempdir().expect("kubectl cache dir");
-    let mut clients: Vec<(&str, Box<dyn Fn() -> Command>)> = Vec::new();
+    let mut clients: Vec<(&str, CommandMaker)> = Vec::new();
     let url = server.url.clone();
     let mk = miniktl.clone();
     clients.push((

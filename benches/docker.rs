@@ -17,7 +17,7 @@ use common::http::Api;
 use common::Minik;
 use serde_json::json;
 
-const BUSYBOX: &str = "minik-test/busybox:latest";
+const BUSYBOX: &str = "minik-test/busybox:1.0";
 const PAUSE: &str = "minik/pause:latest";
 const LABEL: &str = "io.minik.bench=docker";
 

@@ -79,6 +79,8 @@ struct UpArgs {
     /// The local node agent's port for logs and exec (0 picks a free one).
     #[arg(long, default_value_t = 10250)]
     kubelet_port: u16,
+    #[command(flatten)]
+    docker: minik_nodeagent::DockerArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -122,13 +124,14 @@ async fn up(args: UpArgs, started: Instant, shutdown: CancellationToken) -> anyh
     let data_dir = server.data_dir().to_path_buf();
     let client = connect(&url).await?;
     let node_name = args.node_name.unwrap_or_else(default_node_name);
-    let agent_config = minik_nodeagent::NodeAgentConfig::local(
+    let mut agent_config = minik_nodeagent::NodeAgentConfig::local(
         node_name,
         args.runtime,
         data_dir.join("agent"),
         args.pod_manifest_path,
         args.kubelet_port,
     );
+    agent_config.docker = args.docker;
     let api = tokio::spawn(server.serve(shutdown.clone()));
     let scheduler = tokio::spawn(minik_scheduler::run(Default::default(), client.clone(), shutdown.clone()));
     let agent = tokio::spawn(minik_nodeagent::run(agent_config, client, shutdown.clone()));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::http::Api;
 use serde_json::json;
 
-const BUSYBOX: &str = "minik-test/busybox:latest";
+const BUSYBOX: &str = "minik-test/busybox:1.0";
 const LAB_IMAGE: &str = "minik-test/minik:lab";
 
 fn repo() -> &'static Path {

@@ -49,7 +49,7 @@ async fn list_and_watch_across_a_restart() {
     assert_eq!(seen.as_deref(), Some("live"));
 
     // Restart the server on the same data and port.
-    server.stop();
+    assert!(server.stop(), "SIGTERM must shut the server down cleanly (exit 0)");
     let data_dir = server.data_dir.clone();
     let server2 = Minik::start_at("apiserver", &data_dir, &addr, &[]);
     pods.create(&PostParams::default(), &pod("after")).await.expect("create after restart");
