@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::Minik;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -186,27 +186,7 @@ impl Cluster {
     }
 
     async fn exec(&self, pod: &str, container: &str, cmd: &[&str], stdin: Option<&str>) -> (String, i32) {
-        let ap = AttachParams::default().container(container).stdin(stdin.is_some()).stdout(true).stderr(false);
-        let mut p = self.pods.exec(pod, cmd.iter().copied(), &ap).await.unwrap();
-        if let Some(input) = stdin {
-            let mut w = p.stdin().unwrap();
-            w.write_all(input.as_bytes()).await.unwrap();
-            w.shutdown().await.unwrap();
-        }
-        let mut out = String::new();
-        p.stdout().unwrap().read_to_string(&mut out).await.unwrap();
-        let status = p.take_status().unwrap().await;
-        let code = match status {
-            Some(s) if s.status.as_deref() == Some("Failure") => s
-                .details
-                .and_then(|d| d.causes)
-                .and_then(|c| c.into_iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
-                .and_then(|c| c.message)
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(-1),
-            _ => 0,
-        };
-        (out, code)
+        common::pods::exec(&self.pods, pod, container, cmd, stdin).await
     }
 
     async fn logs(&self, pod: &str, container: &str) -> String {

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod http;
+pub mod pods;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
