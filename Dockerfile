@@ -20,7 +20,7 @@ CMD ["--help"]
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release -p minik -p minik-cli \
+RUN cargo build --release -p minik \
     && install -D target/release/minik /out/minik \
     && install -D target/release/miniktl /out/miniktl
 

@@ -60,11 +60,8 @@ fn copy(from: &Path, to: &Path) {
 fn build_lab_image(ctx: &Path) {
     let rootfs = ctx.join("target/lab/rootfs");
     let minik = PathBuf::from(common::minik_bin());
-    let miniktl = minik.with_file_name("miniktl");
-    let mut binaries = vec![(minik, "usr/local/bin/minik")];
-    if miniktl.exists() {
-        binaries.push((miniktl, "usr/local/bin/miniktl"));
-    }
+    let miniktl = common::miniktl_bin();
+    let binaries = vec![(minik, "usr/local/bin/minik"), (miniktl, "usr/local/bin/miniktl")];
     for (bin, inside) in &binaries {
         copy(bin, &rootfs.join(inside));
         let (code, out, err) = common::run(Command::new("ldd").arg(bin));

@@ -173,12 +173,9 @@ pub fn miniktl(url: &str) -> Command {
     c
 }
 
-/// `miniktl` is built by the `minik-cli` package into the same directory as `minik`
-/// (`cargo test --workspace` builds it; `cargo build -p minik-cli` otherwise).
+/// The `miniktl` binary (a target of this package, so cargo builds it for the tests).
 pub fn miniktl_bin() -> PathBuf {
-    let p = Path::new(minik_bin()).with_file_name("miniktl");
-    assert!(p.exists(), "{} missing: run `cargo build -p minik-cli` (cargo test --workspace builds it)", p.display());
-    p
+    PathBuf::from(env!("CARGO_BIN_EXE_miniktl"))
 }
 
 /// A node name no other test instance uses.

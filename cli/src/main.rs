@@ -1,5 +1,0 @@
-//! `miniktl`: a kubectl look-alike for minik. All the work happens in the `minik_cli` library.
-
-fn main() -> std::process::ExitCode {
-    minik_cli::main()
-}
