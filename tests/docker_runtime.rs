@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::Minik;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, LogParams};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -134,27 +134,12 @@ impl Cluster {
     }
 
     async fn create(&self, pod: serde_json::Value) -> Pod {
-        let pod: Pod = serde_json::from_value(pod).unwrap();
-        self.pods.create(&PostParams::default(), &pod).await.unwrap()
+        common::pods::create(&self.pods, pod).await
     }
 
+    /// Polls the pod until `check` holds, or panics with the last state and the agent's log.
     async fn wait(&self, name: &str, what: &str, timeout: Duration, check: impl Fn(&Pod) -> bool) -> Pod {
-        let start = Instant::now();
-        let mut last = None;
-        while start.elapsed() < timeout {
-            if let Ok(p) = self.pods.get(name).await {
-                if check(&p) {
-                    return p;
-                }
-                last = Some(p);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "pod {name}: {what} not reached in {timeout:?}; last status: {}\nlog:\n{}",
-            serde_json::to_string_pretty(&last.and_then(|p| p.status)).unwrap(),
-            self.minik.log()
-        );
+        common::pods::wait(&self.pods, name, what, timeout, check, || self.minik.log()).await
     }
 
     /// `reason: message` of the events about pod `name`.

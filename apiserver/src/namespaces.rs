@@ -21,7 +21,8 @@ pub struct NamespaceController {
 }
 
 impl NamespaceController {
-    pub fn notify(&self, _name: &str) {
+    /// Asks the cleanup loop to look at terminating namespaces now.
+    pub fn wake(&self) {
         self.wake.notify_one();
     }
 }

@@ -507,7 +507,7 @@ impl AppState {
         let kv =
             self.store.update(&current.key, store_bytes(&marked)?, current.rv).await.map_err(|e| map_cas(e, target))?;
         set_rv(&mut marked, kv.mod_revision);
-        self.namespaces.notify(name);
+        self.namespaces.wake();
         Ok(Deleted { object: marked, finished: false })
     }
 }

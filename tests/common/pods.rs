@@ -29,3 +29,36 @@ pub async fn exec(pods: &Api<Pod>, pod: &str, container: &str, cmd: &[&str], std
     };
     (out, code)
 }
+
+/// Creates a pod from its JSON form.
+pub async fn create(pods: &Api<Pod>, pod: serde_json::Value) -> Pod {
+    let pod: Pod = serde_json::from_value(pod).expect("a Pod");
+    pods.create(&kube::api::PostParams::default(), &pod).await.expect("create pod")
+}
+
+/// Polls the pod until `check` holds, or panics with its last status and `log()` (the server's).
+pub async fn wait(
+    pods: &Api<Pod>,
+    name: &str,
+    what: &str,
+    timeout: std::time::Duration,
+    check: impl Fn(&Pod) -> bool,
+    log: impl Fn() -> String,
+) -> Pod {
+    let start = std::time::Instant::now();
+    let mut last = None;
+    while start.elapsed() < timeout {
+        if let Ok(p) = pods.get(name).await {
+            if check(&p) {
+                return p;
+            }
+            last = Some(p);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "pod {name}: {what} not reached in {timeout:?}; last status: {}\nlog:\n{}",
+        serde_json::to_string_pretty(&last.and_then(|p| p.status)).unwrap_or_default(),
+        log()
+    );
+}
