@@ -9,40 +9,15 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::cluster::{docker, ensure_busybox_image, BUSYBOX};
 use common::http::Api;
 use common::Minik;
 use serde_json::json;
 
-const BUSYBOX: &str = "minik-test/busybox:1.0";
 const PAUSE: &str = "minik/pause:latest";
 const LABEL: &str = "io.minik.bench=docker";
-
-fn docker(args: &[&str]) -> (i32, String, String) {
-    common::run(Command::new("docker").args(args))
-}
-
-fn ensure_busybox_image() {
-    if docker(&["image", "inspect", BUSYBOX]).0 == 0 {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("rootfs");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
-    std::fs::copy(Path::new("/bin/busybox"), root.join("bin/busybox")).expect("busybox-static installed");
-    let (_, list, _) = common::run(Command::new("/bin/busybox").arg("--list"));
-    for applet in list.lines().filter(|a| !a.is_empty() && *a != "busybox") {
-        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
-    }
-    let tar = tmp.path().join("rootfs.tar");
-    assert_eq!(common::run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".")).0, 0);
-    let (code, _, err) = docker(&["import", "-c", "CMD [\"sh\"]", &tar.display().to_string(), BUSYBOX]);
-    assert_eq!(code, 0, "docker import: {err}");
-}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));

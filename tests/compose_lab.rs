@@ -11,42 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::cluster::{docker, ensure_busybox_image, BUSYBOX};
 use common::http::Api;
 use serde_json::json;
 
-const BUSYBOX: &str = "minik-test/busybox:1.0";
 const LAB_IMAGE: &str = "minik-test/minik:lab";
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn docker(args: &[&str]) -> (i32, String, String) {
-    common::run(Command::new("docker").args(args))
-}
-
-/// Makes [`BUSYBOX`] with `docker import` unless it exists (needs `busybox-static`).
-fn ensure_busybox_image() {
-    if docker(&["image", "inspect", BUSYBOX]).0 == 0 {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("rootfs");
-    for d in ["bin", "tmp", "etc", "www"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    copy(Path::new("/bin/busybox"), &root.join("bin/busybox"));
-    let (_, list, _) = common::run(Command::new("/bin/busybox").arg("--list"));
-    for applet in list.lines().filter(|a| !a.is_empty() && *a != "busybox") {
-        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
-    }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    let tar = tmp.path().join("rootfs.tar");
-    let (code, _, err) = common::run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."));
-    assert_eq!(code, 0, "tar: {err}");
-    let (code, _, err) = docker(&["import", "-c", "CMD [\"sh\"]", &tar.display().to_string(), BUSYBOX]);
-    // A parallel test may have imported it first.
-    assert!(code == 0 || docker(&["image", "inspect", BUSYBOX]).0 == 0, "docker import: {err}");
 }
 
 fn copy(from: &Path, to: &Path) {

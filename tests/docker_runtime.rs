@@ -1,60 +1,23 @@
-//! End-to-end: `minik up --runtime docker` against the host's Docker engine, driven through the
-//! API. Images are made locally (busybox from Debian's `busybox-static`, `docker import`); the
+//! End-to-end: what only the Docker runtime does, against the host's Docker engine, driven
+//! through the API (the pod life it shares with the process runtime is `runtime_scenarios.rs`):
+//! the pause container's namespaces and address, pulls and their failures, Entrypoint/Cmd mapping,
+//! hostPorts, Docker's own records of exits and attempts, adoption after a restart. Images are made locally (busybox from Debian's `busybox-static`, `docker import`); the
 //! pause image is made by the agent itself from the `minik` binary. Every test removes the
 //! containers its agent made (they carry the agent's `io.minik.agent` label).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::Minik;
-use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{Api, DeleteParams, ListParams, LogParams};
+use common::cluster::{docker, ensure_busybox_image, phase, waiting, Cluster, Runtime, BUSYBOX};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The local test image (busybox and its applet links, nothing pulled). Not `latest`: that tag
-/// defaults imagePullPolicy to Always, which pulls (and fails here) on every start.
-const BUSYBOX: &str = "minik-test/busybox:1.0";
 /// Made from [`BUSYBOX`] with its own Entrypoint and Cmd (see [`ensure_entry_image`]).
 const ENTRY_IMAGE: &str = "minik-test/entry:1.0";
-
-fn docker(args: &[&str]) -> (i32, String, String) {
-    common::run(Command::new("docker").args(args))
-}
-
-/// Makes [`BUSYBOX`] with `docker import` unless it exists (needs `busybox-static`).
-fn ensure_busybox_image() {
-    static ONCE: Mutex<bool> = Mutex::new(false);
-    let mut done = ONCE.lock().unwrap_or_else(|p| p.into_inner());
-    if *done || docker(&["image", "inspect", BUSYBOX]).0 == 0 {
-        *done = true;
-        return;
-    }
-    let busybox = Path::new("/bin/busybox");
-    assert!(busybox.exists(), "install busybox-static (apt-get install -y busybox-static) for the docker tests");
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("rootfs");
-    for d in ["bin", "tmp", "etc", "www"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
-    let (_, list, _) = common::run(Command::new(busybox).arg("--list"));
-    for applet in list.lines().filter(|a| !a.is_empty() && *a != "busybox") {
-        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
-    }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    let tar = tmp.path().join("rootfs.tar");
-    let (code, _, err) = common::run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."));
-    assert_eq!(code, 0, "tar: {err}");
-    let (code, _, err) = docker(&["import", "-c", "CMD [\"sh\"]", &tar.display().to_string(), BUSYBOX]);
-    assert_eq!(code, 0, "docker import: {err}");
-    *done = true;
-}
 
 /// Makes [`ENTRY_IMAGE`]: busybox with `ENTRYPOINT ["echo", "entry:"]` and `CMD ["default-cmd"]`,
 /// committed from a container of [`BUSYBOX`] (no build, no pull).
@@ -83,141 +46,8 @@ fn ensure_entry_image() {
     *done = true;
 }
 
-/// A running `minik up --runtime docker`; its containers are removed when dropped.
-struct Cluster {
-    minik: Minik,
-    pods: Api<Pod>,
-    /// Kept across restarts: pods are bound to it.
-    node_name: String,
-    _keep: Option<tempfile::TempDir>,
-}
-
-impl Cluster {
-    async fn up() -> Cluster {
-        tokio::task::block_in_place(ensure_busybox_image);
-        let node_name = common::unique_node_name();
-        let minik =
-            tokio::task::block_in_place(|| Minik::start("up", &["--runtime", "docker", "--node-name", &node_name]));
-        let opts = minik_client::ConnectOptions { server: Some(minik.url.clone()), ..Default::default() };
-        let client = minik_client::connect(&opts).await.unwrap();
-        Cluster { pods: Api::namespaced(client, "default"), minik, node_name, _keep: None }
-    }
-
-    /// SIGKILLs `minik` (agent included) and starts it again on the same data.
-    async fn restart(&mut self) {
-        self.minik.kill9();
-        if let Some(t) = self.minik.take_tempdir() {
-            self._keep = Some(t);
-        }
-        let data_dir = self.minik.data_dir.clone();
-        let args = ["--runtime", "docker", "--node-name", &self.node_name];
-        self.minik = tokio::task::block_in_place(|| Minik::start_in("up", &data_dir, &args));
-        let opts = minik_client::ConnectOptions { server: Some(self.minik.url.clone()), ..Default::default() };
-        self.pods = Api::namespaced(minik_client::connect(&opts).await.unwrap(), "default");
-    }
-
-    /// The `io.minik.agent` label value of this cluster's agent: its runtime directory.
-    fn agent_label(&self) -> String {
-        let dir = self.minik.data_dir.join("agent").join("runtime");
-        std::fs::canonicalize(&dir).unwrap_or(dir).display().to_string()
-    }
-
-    /// IDs of this agent's containers (all states) matching an extra label filter.
-    fn containers(&self, filter: Option<&str>) -> Vec<String> {
-        let agent = format!("label=io.minik.agent={}", self.agent_label());
-        let mut args = vec!["ps", "-aq", "--no-trunc", "--filter", &agent];
-        let extra = filter.map(|f| format!("label={f}"));
-        if let Some(f) = &extra {
-            args.extend(["--filter", f]);
-        }
-        docker(&args).1.lines().map(str::to_owned).collect()
-    }
-
-    async fn create(&self, pod: serde_json::Value) -> Pod {
-        common::pods::create(&self.pods, pod).await
-    }
-
-    /// Polls the pod until `check` holds, or panics with the last state and the agent's log.
-    async fn wait(&self, name: &str, what: &str, timeout: Duration, check: impl Fn(&Pod) -> bool) -> Pod {
-        common::pods::wait(&self.pods, name, what, timeout, check, || self.minik.log()).await
-    }
-
-    /// `reason: message` of the events about pod `name`.
-    async fn events(&self, name: &str) -> Vec<String> {
-        let api: Api<Event> = Api::namespaced(self.pods.clone().into_client(), "default");
-        let list = api.list(&ListParams::default()).await.unwrap();
-        list.items
-            .into_iter()
-            .filter(|e| e.involved_object.name.as_deref() == Some(name))
-            .map(|e| format!("{}: {}", e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
-            .collect()
-    }
-
-    /// Waits until the events of pod `name` hold one equal to each of `want`.
-    async fn wait_events(&self, name: &str, want: &[&str]) -> Vec<String> {
-        let start = Instant::now();
-        loop {
-            let events = self.events(name).await;
-            if want.iter().all(|w| events.iter().any(|e| e == w)) {
-                return events;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "events of {name}: want {want:?}, got {events:#?}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn running(&self, name: &str) -> Pod {
-        self.wait(name, "Running", Duration::from_secs(60), |p| phase(p) == "Running").await
-    }
-
-    async fn exec(&self, pod: &str, container: &str, cmd: &[&str], stdin: Option<&str>) -> (String, i32) {
-        common::pods::exec(&self.pods, pod, container, cmd, stdin).await
-    }
-
-    async fn logs(&self, pod: &str, container: &str) -> String {
-        let lp = LogParams { container: Some(container.into()), ..Default::default() };
-        self.pods.logs(pod, &lp).await.unwrap()
-    }
-
-    async fn logs_until(&self, pod: &str, container: &str, needle: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let text = self.logs(pod, container).await;
-            if text.contains(needle) || start.elapsed() > Duration::from_secs(30) {
-                return text;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Removes every container this agent made.
-    fn remove_containers(&self) {
-        let ids = self.containers(None);
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f", "-v"];
-            args.extend(ids.iter().map(String::as_str));
-            docker(&args);
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.minik.kill9();
-        self.remove_containers();
-    }
-}
-
-fn phase(p: &Pod) -> String {
-    p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default()
-}
-
-fn container_status(p: &Pod, name: &str) -> k8s_openapi::api::core::v1::ContainerStatus {
-    p.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.name == name).cloned())
-        .unwrap_or_else(|| panic!("no status for container {name}"))
+fn container_status(p: &Pod, name: &str) -> ContainerStatus {
+    common::cluster::container_status(p, name).cloned().unwrap_or_else(|| panic!("no status for container {name}"))
 }
 
 fn docker_id(p: &Pod, name: &str) -> String {
@@ -230,8 +60,8 @@ fn inspect(id: &str, format: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sandbox_shares_network_ipc_and_hostname_with_logs_and_exec() {
-    let c = Cluster::up().await;
+async fn the_pause_container_holds_network_ipc_and_hostname() {
+    let c = Cluster::up(Runtime::Docker).await;
     c.create(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": { "name": "shared" },
@@ -263,58 +93,11 @@ async fn sandbox_shares_network_ipc_and_hostname_with_logs_and_exec() {
     assert_eq!(inspect(&server, "{{.HostConfig.NetworkMode}}"), format!("container:{}", sandboxes[0]));
     assert_eq!(inspect(&server, "{{.HostConfig.IpcMode}}"), format!("container:{}", sandboxes[0]));
     assert_eq!(inspect(&server, "{{index .Config.Labels \"io.minik.pod.uid\"}}"), pod.metadata.uid.clone().unwrap());
-
-    // Exec through the API: output, exit codes, stdin.
-    let (out, code) = c.exec("shared", "client", &["hostname"], None).await;
-    assert_eq!((out.as_str(), code), ("shared\n", 0));
-    let (_, code) = c.exec("shared", "client", &["sh", "-c", "exit 3"], None).await;
-    assert_eq!(code, 3);
-    let (out, code) = c.exec("shared", "server", &["cat"], Some("piped input\n")).await;
-    assert_eq!((out.as_str(), code), ("piped input\n", 0));
-
-    // Deleting the pod removes its containers and the sandbox.
-    c.pods.delete("shared", &DeleteParams { grace_period_seconds: Some(1), ..Default::default() }).await.unwrap();
-    let start = Instant::now();
-    while c.pods.get_opt("shared").await.unwrap().is_some() || !c.containers(None).is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "pod or containers left: {:?}\n{}",
-            c.containers(None),
-            c.minik.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn share_process_namespace_joins_the_pause_pid_namespace() {
-    let c = Cluster::up().await;
-    c.create(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": { "name": "pidshare" },
-        "spec": { "shareProcessNamespace": true, "containers": [
-            { "name": "a", "image": BUSYBOX, "command": ["sleep", "3600"] },
-            { "name": "b", "image": BUSYBOX, "command": ["sleep", "3601"] }
-        ]}
-    }))
-    .await;
-    c.running("pidshare").await;
-    let (out, code) = c.exec("pidshare", "b", &["ps"], None).await;
-    assert_eq!(code, 0);
-    // The pause holder is PID 1, and a's process is visible from b.
-    assert!(out.contains("sleep 3600") && out.contains("sleep 3601"), "{out}");
-    assert!(out.lines().any(|l| l.trim_start().starts_with("1 ") && l.contains("pause")), "{out}");
-}
-
-/// `(reason, message)` of a container's waiting state, if it is waiting.
-fn waiting(p: &Pod, name: &str) -> Option<(String, String)> {
-    let w = p.status.as_ref()?.container_statuses.as_ref()?.iter().find(|c| c.name == name)?.state.clone()?.waiting?;
-    Some((w.reason.unwrap_or_default(), w.message.unwrap_or_default()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn never_pull_with_a_missing_image_shows_err_image_never_pull() {
-    let c = Cluster::up().await;
+    let c = Cluster::up(Runtime::Docker).await;
     let image = "minik-test/absent:1.0";
     c.create(json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -334,14 +117,14 @@ async fn never_pull_with_a_missing_image_shows_err_image_never_pull() {
     // Nothing is pulled, and the agent does not retry in a storm: one try, then the image back-off (10 s).
     assert!(!events.iter().any(|e| e.starts_with("Pulling")), "{events:#?}");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let tries = c.events("neverpull").await.iter().filter(|e| e.starts_with("ErrImageNeverPull")).count();
+    let tries = c.event_reasons("neverpull").await.iter().filter(|r| *r == "ErrImageNeverPull").count();
     assert_eq!(tries, 1, "{:#?}", c.events("neverpull").await);
     assert_eq!(c.containers(Some("io.minik.kind=container")), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_pulls_show_err_image_pull_then_image_pull_back_off() {
-    let c = Cluster::up().await;
+    let c = Cluster::up(Runtime::Docker).await;
     let missing = "minik-test/does-not-exist:1.0";
     // `missing` is absent (IfNotPresent pulls it); BUSYBOX is present, but Always pulls anyway.
     // No registry is reachable here, so both pulls fail fast.
@@ -416,7 +199,7 @@ async fn failed_pulls_show_err_image_pull_then_image_pull_back_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_and_args_map_over_the_image_entrypoint_and_cmd() {
     tokio::task::block_in_place(ensure_entry_image);
-    let c = Cluster::up().await;
+    let c = Cluster::up(Runtime::Docker).await;
     let container = |name: &str, extra: serde_json::Value| {
         let mut c = json!({ "name": name, "image": ENTRY_IMAGE, "env": [{ "name": "WHO", "value": "world" }] });
         c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
@@ -441,7 +224,7 @@ async fn command_and_args_map_over_the_image_entrypoint_and_cmd() {
         ("both", "cmd: world\n"),
     ];
     for (name, out) in want {
-        assert_eq!(c.logs("entry", name).await, out, "container {name}");
+        assert_eq!(c.logs("entry", name, false).await, out, "container {name}");
     }
     // The status names Docker's ids: the container's and its image's.
     let cs = container_status(&pod, "both");
@@ -452,7 +235,7 @@ async fn command_and_args_map_over_the_image_entrypoint_and_cmd() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_ports_are_published_on_the_host() {
-    let c = Cluster::up().await;
+    let c = Cluster::up(Runtime::Docker).await;
     let host_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     c.create(json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -493,7 +276,7 @@ async fn host_ports_are_published_on_the_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_counts_exit_codes_and_termination_messages_come_from_docker() {
-    let c = Cluster::up().await;
+    let c = Cluster::up(Runtime::Docker).await;
     c.create(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": { "name": "crashy" },
@@ -521,7 +304,7 @@ async fn restart_counts_exit_codes_and_termination_messages_come_from_docker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_restart_adopts_running_containers() {
-    let mut c = Cluster::up().await;
+    let mut c = Cluster::up(Runtime::Docker).await;
     c.create(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": { "name": "keeper" },
@@ -548,5 +331,5 @@ async fn agent_restart_adopts_running_containers() {
     let mut all_after = c.containers(None);
     all_after.sort();
     assert_eq!(all_after, all_before);
-    assert_eq!(c.logs("keeper", "app").await, "started\n");
+    assert_eq!(c.logs("keeper", "app", false).await, "started\n");
 }
