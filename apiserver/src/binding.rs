@@ -51,7 +51,7 @@ impl AppState {
             if opts.dry_run {
                 return Ok(());
             }
-            match self.store.update(&current.key, store_bytes(&pod)?, current.rv).await {
+            match self.store.update(&current.key, store_bytes(&mut pod)?, current.rv).await {
                 Ok(_) => return Ok(()),
                 Err(minik_store::StoreError::Conflict { .. }) => continue,
                 Err(minik_store::StoreError::NotFound { .. }) => return Err(target.not_found()),

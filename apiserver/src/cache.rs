@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::ApiError;
 use crate::fields::extract_fields;
 use crate::resources::{ResourceInfo, RESOURCES};
+use crate::shallow::{self, Shallow};
 
 /// One object as served.
 #[derive(Debug)]
@@ -342,6 +343,20 @@ fn resource_of(key: &str) -> Option<&'static ResourceInfo> {
 /// Builds the served form of a stored value, with `rv` as its resourceVersion.
 pub fn entry_from_kv(kv: &KeyValue, rv: Revision) -> Option<Entry> {
     let resource = resource_of(&kv.key)?;
+    if let Some(s) = shallow::read(&kv.value, resource.fields, rv) {
+        let Shallow { name, namespace, uid, labels, fields, json } = s;
+        return Some(Entry {
+            key: kv.key.clone(),
+            resource,
+            namespace,
+            name,
+            uid,
+            rv,
+            json: json.into(),
+            labels,
+            fields,
+        });
+    }
     let mut value: Value = serde_json::from_slice(&kv.value).ok()?;
     entry_from_value(kv.key.clone(), resource, &mut value, rv)
 }

@@ -21,7 +21,12 @@ fn field_value(obj: &Value, field: &str) -> String {
             None => return default_for(field).to_owned(),
         }
     }
-    match cur {
+    scalar_text(cur, field)
+}
+
+/// How a field's value reads in a field selector.
+pub(crate) fn scalar_text(value: &Value, field: &str) -> String {
+    match value {
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
@@ -30,7 +35,8 @@ fn field_value(obj: &Value, field: &str) -> String {
     }
 }
 
-fn default_for(field: &str) -> &'static str {
+/// What a missing field reads as.
+pub(crate) fn default_for(field: &str) -> &'static str {
     match field {
         "spec.unschedulable" | "spec.hostNetwork" => "false",
         _ => "",

@@ -16,6 +16,7 @@ mod objects;
 mod query;
 mod resources;
 mod routes;
+mod shallow;
 mod strategy;
 mod table;
 

@@ -78,15 +78,14 @@ fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
 }
 
 /// The bytes kept in the store: the object without its resourceVersion (that is the revision).
-pub(crate) fn store_bytes(obj: &Value) -> ApiResult<Bytes> {
-    if obj.pointer("/metadata/resourceVersion").is_none() {
-        return serde_json::to_vec(obj).map(Bytes::from).map_err(ApiError::internal);
+/// The object is left as it was (its resourceVersion is taken out for the encoding only).
+pub(crate) fn store_bytes(obj: &mut Value) -> ApiResult<Bytes> {
+    let rv = obj.get_mut("metadata").and_then(Value::as_object_mut).and_then(|m| m.remove("resourceVersion"));
+    let bytes = serde_json::to_vec(obj).map(Bytes::from).map_err(ApiError::internal);
+    if let (Some(rv), Some(m)) = (rv, obj.get_mut("metadata").and_then(Value::as_object_mut)) {
+        m.insert("resourceVersion".into(), rv);
     }
-    let mut v = obj.clone();
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-    }
-    serde_json::to_vec(&v).map(Bytes::from).map_err(ApiError::internal)
+    bytes
 }
 
 fn set_rv(obj: &mut Value, rv: Revision) {
@@ -235,7 +234,7 @@ impl AppState {
         for attempt in 0..8 {
             let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
             let key = res.key(target.namespace.as_deref(), &name);
-            match self.store.create(&key, store_bytes(&obj)?).await {
+            match self.store.create(&key, store_bytes(&mut obj)?).await {
                 Ok(kv) => {
                     set_rv(&mut obj, kv.mod_revision);
                     return Ok(Written { object: obj, created: true, warnings: admitted.warnings });
@@ -355,8 +354,11 @@ impl AppState {
             set_rv(&mut new, rev);
             return Ok(Written { object: new, created: false, warnings: admitted.warnings });
         }
-        let kv =
-            self.store.update(&current.key, store_bytes(&new)?, current.rv).await.map_err(|e| map_cas(e, target))?;
+        let kv = self
+            .store
+            .update(&current.key, store_bytes(&mut new)?, current.rv)
+            .await
+            .map_err(|e| map_cas(e, target))?;
         set_rv(&mut new, kv.mod_revision);
         Ok(Written { object: new, created: false, warnings: admitted.warnings })
     }
@@ -455,7 +457,7 @@ impl AppState {
                     if opts.dry_run {
                         return Ok(Deleted { object: marked, finished: false });
                     }
-                    match self.store.update(&current.key, store_bytes(&marked)?, current.rv).await {
+                    match self.store.update(&current.key, store_bytes(&mut marked)?, current.rv).await {
                         Ok(kv) => {
                             set_rv(&mut marked, kv.mod_revision);
                             return Ok(Deleted { object: marked, finished: false });
@@ -504,8 +506,11 @@ impl AppState {
         let mut marked = old;
         meta_mut(&mut marked)?.insert("deletionTimestamp".into(), Value::String(now_rfc3339()));
         marked["status"] = json!({ "phase": "Terminating" });
-        let kv =
-            self.store.update(&current.key, store_bytes(&marked)?, current.rv).await.map_err(|e| map_cas(e, target))?;
+        let kv = self
+            .store
+            .update(&current.key, store_bytes(&mut marked)?, current.rv)
+            .await
+            .map_err(|e| map_cas(e, target))?;
         set_rv(&mut marked, kv.mod_revision);
         self.namespaces.wake();
         Ok(Deleted { object: marked, finished: false })

@@ -33,7 +33,7 @@ pub struct NodeInfo {
     pub non_zero_requested: Resources,
     pub used_ports: Vec<HostPort>,
     /// How many pods of each spread group (see [`PodInfo::spread_key`]) are on the node.
-    pub spread: HashMap<u64, u32>,
+    pub spread: SpreadCounts,
 }
 
 impl NodeInfo {
@@ -48,7 +48,7 @@ impl NodeInfo {
             requested: Resources::default(),
             non_zero_requested: Resources::default(),
             used_ports: Vec::new(),
-            spread: HashMap::new(),
+            spread: SpreadCounts::default(),
         };
         info.set_node(node);
         info
@@ -72,7 +72,7 @@ impl NodeInfo {
         self.non_zero_requested = self.non_zero_requested + pod.non_zero;
         self.used_ports.extend(pod.host_ports.iter().cloned());
         if let Some(k) = pod.spread_key {
-            *self.spread.entry(k).or_insert(0) += 1;
+            self.spread.add(k);
         }
     }
 
@@ -85,11 +85,33 @@ impl NodeInfo {
             }
         }
         if let Some(k) = pod.spread_key {
-            if let Some(n) = self.spread.get_mut(&k) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.spread.remove(&k);
-                }
+            self.spread.remove(k);
+        }
+    }
+}
+
+/// Pod counts per spread group on one node. A node carries few groups, so a short vector scanned
+/// in place beats hashing: the scorer reads it for hundreds of nodes per pod.
+#[derive(Clone, Debug, Default)]
+pub struct SpreadCounts(Vec<(u64, u32)>);
+
+impl SpreadCounts {
+    pub fn get(&self, key: u64) -> u32 {
+        self.0.iter().find(|(k, _)| *k == key).map_or(0, |(_, n)| *n)
+    }
+
+    fn add(&mut self, key: u64) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((key, 1)),
+        }
+    }
+
+    fn remove(&mut self, key: u64) {
+        if let Some(i) = self.0.iter().position(|(k, _)| *k == key) {
+            self.0[i].1 = self.0[i].1.saturating_sub(1);
+            if self.0[i].1 == 0 {
+                self.0.swap_remove(i);
             }
         }
     }

@@ -44,6 +44,10 @@ pub fn term_matches(term: &NodeSelectorTerm, labels: &BTreeMap<String, String>, 
 }
 
 pub fn matches(pod: &Candidate<'_>, node: &NodeInfo) -> bool {
+    if pod.node_selector.is_none() && pod.required_affinity.is_none() {
+        // Most pods ask nothing: don't touch the node's labels (a cache miss per node).
+        return true;
+    }
     let labels = node.labels();
     if let Some(sel) = pod.node_selector {
         if !sel.iter().all(|(k, v)| labels.get(k) == Some(v)) {

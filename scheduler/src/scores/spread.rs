@@ -7,7 +7,7 @@ use crate::filters::Candidate;
 
 pub fn scores(pod: &Candidate<'_>, nodes: &[&NodeInfo]) -> Vec<i64> {
     let Some(key) = pod.info.spread_key else { return normalize(&vec![0; nodes.len()], true) };
-    let raw: Vec<i64> = nodes.iter().map(|n| n.spread.get(&key).copied().map(i64::from).unwrap_or(0)).collect();
+    let raw: Vec<i64> = nodes.iter().map(|n| i64::from(n.spread.get(key))).collect();
     normalize(&raw, true)
 }
 
