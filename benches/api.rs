@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use serde_json::json;
 
 struct Server {
@@ -118,18 +117,52 @@ async fn create_load(url: &str, prefix: &str, clients: usize, total: usize) -> (
     (all.len() as f64 / secs, all)
 }
 
-/// The name of the bench pod a watch event line is about, found without parsing the line: the
-/// 1,000 watchers share the server's two cores, and a full JSON parse per watcher per event would
-/// make the load generator, not the server, the thing measured.
-fn bench_pod_name(line: &[u8]) -> Option<String> {
+/// Finds each `"name":"watch-N"` in what a watcher has read so far, in order; returns the event
+/// numbers and leaves in `buf` only a tail that may hold the start of the next one. The watch
+/// stream is searched, not parsed: the 1,000 watchers share the server's two cores, and a JSON
+/// parse per watcher per event would make the load generator, not the server, the thing measured.
+fn take_bench_events(buf: &mut Vec<u8>) -> Vec<usize> {
     const NEEDLE: &[u8] = br#""name":"watch-"#;
-    let at = line.windows(NEEDLE.len()).position(|w| w == NEEDLE)? + NEEDLE.len() - "watch-".len();
-    let len = line[at..].iter().position(|b| *b == b'"')?;
-    Some(String::from_utf8_lossy(&line[at..at + len]).into_owned())
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = buf[from..].windows(NEEDLE.len()).position(|w| w == NEEDLE) {
+        let start = from + at + NEEDLE.len();
+        let Some(len) = buf[start..].iter().position(|b| *b == b'"') else { break };
+        if let Some(i) = std::str::from_utf8(&buf[start..start + len]).ok().and_then(|n| n.parse().ok()) {
+            found.push(i);
+        }
+        from = start + len;
+    }
+    let keep = buf.len().saturating_sub(NEEDLE.len() + 16).max(from);
+    buf.drain(..keep);
+    found
 }
 
+/// One watcher: a plain HTTP/1.1 GET on its own connection, read as it comes; returns when each
+/// of the `events` bench pods was first seen, and the connection, still open (a watcher hanging
+/// up while others still wait for the same event would load the server with its teardown).
+async fn raw_watcher(addr: String, path: String, events: usize) -> (Vec<(usize, Instant)>, tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n");
+    conn.write_all(request.as_bytes()).await.expect("send watch");
+    let mut seen = Vec::with_capacity(events);
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = vec![0u8; 16384];
+    while seen.len() < events {
+        let n = match conn.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let now = Instant::now();
+        buf.extend_from_slice(&chunk[..n]);
+        seen.extend(take_bench_events(&mut buf).into_iter().map(|i| (i, now)));
+    }
+    (seen, conn)
+}
+
+/// Latency from a create being sent to each watcher reading its event, in ms.
 async fn watch_latency(url: &str, watchers: usize, events: usize) -> Vec<f64> {
-    // Each watcher records when it sees each bench pod; the creator records when it sent it.
     let client = reqwest::Client::new();
     let rv = client
         .get(format!("{url}/api/v1/namespaces/default/pods?limit=1"))
@@ -142,62 +175,46 @@ async fn watch_latency(url: &str, watchers: usize, events: usize) -> Vec<f64> {
         .as_str()
         .unwrap_or("0")
         .to_owned();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
-    let mut handles = Vec::new();
-    for _ in 0..watchers {
-        let tx = tx.clone();
-        let url = format!(
-            "{url}/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}&labelSelector=app%3Dwatchbench"
-        );
-        let client = reqwest::Client::new();
-        handles.push(tokio::spawn(async move {
-            let resp = client.get(url).send().await.expect("watch");
-            let mut stream = resp.bytes_stream();
-            let mut buf = Vec::new();
-            let mut seen = 0;
-            while let Some(Ok(chunk)) = stream.next().await {
-                let now = Instant::now();
-                buf.extend_from_slice(&chunk);
-                while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=pos).collect();
-                    if let Some(name) = bench_pod_name(&line) {
-                        let _ = tx.send((name, now));
-                        seen += 1;
-                    }
-                }
-                if seen >= events {
-                    break;
-                }
-            }
-        }));
-    }
-    drop(tx);
+    let addr = url.trim_start_matches("http://").to_owned();
+    let path =
+        format!("/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}&labelSelector=app%3Dwatchbench");
+    let handles: Vec<_> =
+        (0..watchers).map(|_| tokio::spawn(raw_watcher(addr.clone(), path.clone(), events))).collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut sent = std::collections::HashMap::new();
-    let creator = reqwest::Client::new();
+    let mut sent = Vec::with_capacity(events);
     for i in 0..events {
-        let name = format!("watch-{i}");
-        let mut p = pod(&name);
+        let mut p = pod(&format!("watch-{i}"));
         p["metadata"]["labels"]["app"] = json!("watchbench");
         let s = Instant::now();
-        let r = creator.post(format!("{url}/api/v1/namespaces/default/pods")).json(&p).send().await.expect("create");
+        let r = client.post(format!("{url}/api/v1/namespaces/default/pods")).json(&p).send().await.expect("create");
         assert_eq!(r.status().as_u16(), 201);
-        sent.insert(name, s);
+        sent.push(s);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut lat = Vec::new();
-    while let Ok(Some((name, at))) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-        if let Some(s) = sent.get(&name) {
-            lat.push(at.duration_since(*s).as_secs_f64() * 1000.0);
-        }
-        if lat.len() >= watchers * events {
-            break;
-        }
-    }
+    let mut per_event = vec![Vec::new(); events];
+    let mut open = Vec::with_capacity(watchers);
     for h in handles {
-        h.abort();
+        let Ok(Ok((seen, conn))) = tokio::time::timeout(Duration::from_secs(10), h).await else { continue };
+        open.push(conn);
+        for (i, at) in seen.into_iter().filter(|(i, _)| *i < events) {
+            let ms = at.duration_since(sent[i]).as_secs_f64() * 1000.0;
+            lat.push(ms);
+            per_event[i].push(ms);
+        }
     }
-    lat.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    if std::env::var_os("MINIK_BENCH_DETAIL").is_some() {
+        for (i, mut v) in per_event.into_iter().enumerate().filter(|(_, v)| !v.is_empty()) {
+            v.sort_by(|a, b| a.total_cmp(b));
+            eprintln!(
+                "event {i}: first {:.1} ms, median {:.1} ms, last {:.1} ms",
+                v[0],
+                v[v.len() / 2],
+                v[v.len() - 1]
+            );
+        }
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
     lat
 }
 

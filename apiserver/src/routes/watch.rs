@@ -218,7 +218,14 @@ impl Watcher {
     /// Queues a line for the client; a client that takes longer than [`SLOW_CLIENT`] to make room
     /// is dropped.
     async fn push(&self, line: Bytes) -> bool {
-        matches!(tokio::time::timeout(SLOW_CLIENT, self.tx.send(line)).await, Ok(Ok(())))
+        // Room in the queue is the common case: no timer for it.
+        match self.tx.try_send(line) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Full(line)) => {
+                matches!(tokio::time::timeout(SLOW_CLIENT, self.tx.send(line)).await, Ok(Ok(())))
+            }
+        }
     }
 
     async fn bookmark(&mut self, rv: i64, initial_end: bool) -> bool {
