@@ -439,15 +439,7 @@ async fn run_batch(prog: &str, args: &[&str], input: &str) -> Result<(), Runtime
         stdin.write_all(input.as_bytes()).await.map_err(|e| RuntimeError::io(format!("feed {prog}"), e))?;
     }
     let out = child.wait_with_output().await.map_err(|e| RuntimeError::io(format!("run {prog}"), e))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(RuntimeError::Unsupported(format!(
-            "{prog} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
+    succeeded(prog, args, &out)
 }
 
 async fn run_cmd(prog: &str, args: &[&str]) -> Result<(), RuntimeError> {
@@ -456,6 +448,11 @@ async fn run_cmd(prog: &str, args: &[&str]) -> Result<(), RuntimeError> {
         .output()
         .await
         .map_err(|e| RuntimeError::io(format!("run {prog}"), e))?;
+    succeeded(prog, args, &out)
+}
+
+/// A helper command's outcome: its stderr in the error when it failed.
+fn succeeded(prog: &str, args: &[&str], out: &std::process::Output) -> Result<(), RuntimeError> {
     if out.status.success() {
         Ok(())
     } else {
