@@ -70,8 +70,25 @@ spec:
     command: [\"/bin/sh\", \"-c\", \"echo one; sleep 2; echo two\"]
 ";
 
-fn start() -> Minik {
-    let m = Minik::start("up", &[]);
+/// `minik up` whose pods' processes are killed with it (pods outlive their agent by design).
+struct Up(Minik);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        self.0.kill9();
+        common::cluster::kill_processes(&self.0.data_dir.join("agent").join("runtime"));
+    }
+}
+
+impl std::ops::Deref for Up {
+    type Target = Minik;
+    fn deref(&self) -> &Minik {
+        &self.0
+    }
+}
+
+fn start() -> Up {
+    let m = Up(Minik::start("up", &[]));
     let (code, out, err) = with_stdin(
         {
             let mut c = miniktl(&m.url);

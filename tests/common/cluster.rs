@@ -208,8 +208,9 @@ impl Drop for Cluster {
     }
 }
 
-/// Kills the pause holders, shims and container processes the process runtime recorded.
-fn kill_processes(runtime_dir: &Path) {
+/// Kills the pause holders, shims and container processes the process runtime recorded under
+/// `runtime_dir` (`<data dir>/agent/runtime`).
+pub fn kill_processes(runtime_dir: &Path) {
     let mut pids = Vec::new();
     for (sub, file, key) in
         [("containers", "started.json", "pid"), ("containers", "shim.json", ""), ("sandboxes", "sandbox.json", "pause")]
