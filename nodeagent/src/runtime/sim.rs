@@ -103,6 +103,56 @@ impl SimContainer {
 struct State {
     sandboxes: HashMap<String, (SandboxInfo, Behaviour)>,
     containers: HashMap<String, SimContainer>,
+    /// The sandbox and container ids of each pod: a pod's listing must not scan every pod's
+    /// (one agent carries 150,000 pods).
+    by_pod: HashMap<String, PodIds>,
+}
+
+#[derive(Default)]
+struct PodIds {
+    sandboxes: Vec<String>,
+    containers: Vec<String>,
+}
+
+impl State {
+    fn add_sandbox(&mut self, info: SandboxInfo, behaviour: Behaviour) {
+        self.by_pod.entry(info.pod_uid.clone()).or_default().sandboxes.push(info.id.clone());
+        self.sandboxes.insert(info.id.clone(), (info, behaviour));
+    }
+
+    /// Removes a sandbox and the containers in it.
+    fn remove_sandbox(&mut self, id: &str) {
+        let Some((info, _)) = self.sandboxes.remove(id) else { return };
+        let Some(ids) = self.by_pod.get_mut(&info.pod_uid) else { return };
+        ids.sandboxes.retain(|s| s != id);
+        let containers = &mut self.containers;
+        ids.containers.retain(|c| match containers.get(c) {
+            Some(sc) if sc.info.sandbox_id == id => {
+                containers.remove(c);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
+        if ids.sandboxes.is_empty() && ids.containers.is_empty() {
+            self.by_pod.remove(&info.pod_uid);
+        }
+    }
+
+    fn add_container(&mut self, c: SimContainer) {
+        self.by_pod.entry(c.info.pod_uid.clone()).or_default().containers.push(c.info.id.clone());
+        self.containers.insert(c.info.id.clone(), c);
+    }
+
+    fn remove_container(&mut self, id: &str) {
+        let Some(c) = self.containers.remove(id) else { return };
+        if let Some(ids) = self.by_pod.get_mut(&c.info.pod_uid) {
+            ids.containers.retain(|x| x != id);
+            if ids.sandboxes.is_empty() && ids.containers.is_empty() {
+                self.by_pod.remove(&c.info.pod_uid);
+            }
+        }
+    }
 }
 
 /// The simulated runtime. Cheap: one agent carries thousands of pods on it.
@@ -163,14 +213,12 @@ impl Runtime for SimRuntime {
             created_at: Timestamp::now(),
             ready: true,
         };
-        self.lock().sandboxes.insert(info.id.clone(), (info.clone(), Behaviour::from_annotations(&spec.annotations)));
+        self.lock().add_sandbox(info.clone(), Behaviour::from_annotations(&spec.annotations));
         Ok(info)
     }
 
     async fn remove_sandbox(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
-        let mut state = self.lock();
-        state.sandboxes.remove(sandbox_id);
-        state.containers.retain(|_, c| c.info.sandbox_id != sandbox_id);
+        self.lock().remove_sandbox(sandbox_id);
         Ok(())
     }
 
@@ -193,7 +241,7 @@ impl Runtime for SimRuntime {
             started_at: None,
         };
         let behaviour = Behaviour::from_annotations(&spec.annotations);
-        state.containers.insert(id.clone(), SimContainer { info, behaviour, start_requested: None, stopped: None });
+        state.add_container(SimContainer { info, behaviour, start_requested: None, stopped: None });
         Ok(id)
     }
 
@@ -227,7 +275,7 @@ impl Runtime for SimRuntime {
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
-        self.lock().containers.remove(id);
+        self.lock().remove_container(id);
         Ok(())
     }
 
@@ -243,11 +291,12 @@ impl Runtime for SimRuntime {
     async fn list_pod(&self, pod_uid: &str) -> Result<Listing, RuntimeError> {
         let now = Timestamp::now();
         let state = self.lock();
+        let Some(ids) = state.by_pod.get(pod_uid) else { return Ok(Listing::default()) };
         let sandboxes: Vec<SandboxInfo> =
-            state.sandboxes.values().filter(|(s, _)| s.pod_uid == pod_uid).map(|(s, _)| s.clone()).collect();
+            ids.sandboxes.iter().filter_map(|id| state.sandboxes.get(id)).map(|(s, _)| s.clone()).collect();
         let containers = match sandboxes.is_empty() {
             true => Vec::new(),
-            false => state.containers.values().filter(|c| c.info.pod_uid == pod_uid).map(|c| c.at(now)).collect(),
+            false => ids.containers.iter().filter_map(|id| state.containers.get(id)).map(|c| c.at(now)).collect(),
         };
         Ok(Listing { sandboxes, containers })
     }
