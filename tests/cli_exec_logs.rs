@@ -76,7 +76,7 @@ struct Up(Minik);
 impl Drop for Up {
     fn drop(&mut self) {
         self.0.kill9();
-        common::cluster::kill_processes(&self.0.data_dir.join("agent").join("runtime"));
+        common::cluster::kill_processes(&common::cluster::runtime_dir(&self.0.data_dir));
     }
 }
 

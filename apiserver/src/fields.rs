@@ -10,18 +10,22 @@ pub fn extract_fields(resource: &ResourceInfo, obj: &Value) -> Vec<(&'static str
 }
 
 fn field_value(obj: &Value, field: &str) -> String {
-    let path = match field {
-        "source" => "source.component",
-        other => other,
-    };
     let mut cur = obj;
-    for part in path.split('.') {
+    for part in path_of(field).split('.') {
         match cur.get(part) {
             Some(v) => cur = v,
             None => return default_for(field).to_owned(),
         }
     }
     scalar_text(cur, field)
+}
+
+/// Where a selectable field lives in the object (dotted), where its name says otherwise.
+pub(crate) fn path_of(field: &str) -> &str {
+    match field {
+        "source" => "source.component",
+        other => other,
+    }
 }
 
 /// How a field's value reads in a field selector.

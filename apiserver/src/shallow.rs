@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::fields::{default_for, scalar_text};
+use crate::fields::{default_for, path_of, scalar_text};
 
 /// One JSON object's members, each value left raw. Keys must be plain (unescaped) strings.
 type RawMap<'a> = BTreeMap<&'a str, &'a RawValue>;
@@ -112,11 +112,7 @@ impl<'a> Sections<'a> {
 
 /// A selectable field's value as a field selector compares it (see `fields::extract_fields`).
 fn field_text<'a>(top: &RawMap<'a>, sections: &mut Sections<'a>, field: &'static str) -> Option<String> {
-    let path = match field {
-        "source" => "source.component",
-        other => other,
-    };
-    let mut parts = path.split('.');
+    let mut parts = path_of(field).split('.');
     let first = parts.next()?;
     let Some(second) = parts.next() else {
         return match top.get(first) {

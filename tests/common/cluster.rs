@@ -95,9 +95,8 @@ impl Cluster {
     }
 
     /// The agent's runtime directory (also the `io.minik.agent` label of its Docker containers).
-    pub fn runtime_dir(&self) -> PathBuf {
-        let dir = self.minik.data_dir.join("agent").join("runtime");
-        std::fs::canonicalize(&dir).unwrap_or(dir)
+    fn runtime_dir(&self) -> PathBuf {
+        runtime_dir(&self.minik.data_dir)
     }
 
     pub async fn create(&self, pod: serde_json::Value) -> Pod {
@@ -208,8 +207,14 @@ impl Drop for Cluster {
     }
 }
 
+/// The runtime directory of the agent of `minik up --data-dir <data_dir>`.
+pub fn runtime_dir(data_dir: &Path) -> PathBuf {
+    let dir = data_dir.join("agent").join("runtime");
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
 /// Kills the pause holders, shims and container processes the process runtime recorded under
-/// `runtime_dir` (`<data dir>/agent/runtime`).
+/// `runtime_dir`.
 pub fn kill_processes(runtime_dir: &Path) {
     let mut pids = Vec::new();
     for (sub, file, key) in

@@ -432,4 +432,40 @@ mod tests {
         let listing = rt.list().await.unwrap();
         assert!(listing.containers.is_empty() && listing.sandboxes.is_empty());
     }
+
+    /// A pod's listing holds its own sandbox and containers only, and follows removals.
+    #[tokio::test]
+    async fn list_pod_sees_only_that_pod() {
+        let rt = SimRuntime::new();
+        let mut ids = Vec::new();
+        for uid in ["u1", "u2"] {
+            let sb = rt.create_sandbox(&SandboxSpec { pod_uid: uid.into(), ..Default::default() }).await.unwrap();
+            let mut containers = Vec::new();
+            for name in ["a", "b"] {
+                let spec = ContainerSpec {
+                    sandbox_id: sb.id.clone(),
+                    pod_uid: uid.into(),
+                    name: name.into(),
+                    ..Default::default()
+                };
+                containers.push(rt.create_container(&spec).await.unwrap());
+            }
+            ids.push((sb.id, containers));
+        }
+        let names = |l: &Listing| {
+            let mut v: Vec<String> = l.containers.iter().map(|c| format!("{}/{}", c.pod_uid, c.name)).collect();
+            v.sort();
+            v
+        };
+        let u1 = rt.list_pod("u1").await.unwrap();
+        assert_eq!(u1.sandboxes.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), [ids[0].0.as_str()]);
+        assert_eq!(names(&u1), ["u1/a", "u1/b"]);
+        rt.remove_container(&ids[0].1[0]).await.unwrap();
+        assert_eq!(names(&rt.list_pod("u1").await.unwrap()), ["u1/b"]);
+        rt.remove_sandbox(&ids[0].0).await.unwrap();
+        let gone = rt.list_pod("u1").await.unwrap();
+        assert!(gone.sandboxes.is_empty() && gone.containers.is_empty());
+        assert_eq!(names(&rt.list_pod("u2").await.unwrap()), ["u2/a", "u2/b"]);
+        assert_eq!(rt.list().await.unwrap().containers.len(), 2);
+    }
 }
